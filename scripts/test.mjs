@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `npm test`: install the system packages the tests need (as root; otherwise say what is missing), build, and run
+// every test under node's test runner. Extra arguments are passed to `node --test` (e.g. a single test file).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts }).status ?? 1;
+
+const packages = run('bash', [path.join(root, 'scripts/ensure-system-packages.sh'), 'test']);
+if (packages !== 0) {
+  console.error('npm test: the system packages the tests need are missing (see above); run `npm test` as root to install them.');
+  process.exit(packages);
+}
+if (run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']) !== 0) {
+  console.error('npm test: the TypeScript build failed.');
+  process.exit(1);
+}
+const extra = process.argv.slice(2);
+const targets = extra.length ? extra : ['dist/test/'];
+process.exit(run(process.execPath, ['--test', '--test-timeout=120000', ...targets]));

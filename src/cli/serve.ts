@@ -1,0 +1,80 @@
+/**
+ * `persona serve`: prepare the state folder (first run creates configuration, machine identity, logs and the demo
+ * site), start the server, and handle signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
+ */
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { createOperationalLog, flushOperationalLog } from '../logging/operational.js';
+import { ConfigError, PersonaServer } from '../server/server.js';
+import { ensureHome, writeRunFile } from '../state/home.js';
+import { processIdentity } from '../filters/host.js';
+import { VERSION } from '../version.js';
+import { Exit } from './exit-codes.js';
+import { layoutFrom, type GlobalOptions } from './options.js';
+
+export async function serveCommand(options: GlobalOptions): Promise<number> {
+  const layout = layoutFrom(options);
+  const state = await ensureHome(layout);
+  const log = createOperationalLog({ level: process.env.PERSONA_LOG_LEVEL ?? 'info', file: path.join(layout.logDirectory, 'persona.log') });
+  let server: PersonaServer;
+  try {
+    server = await PersonaServer.start({ configFile: layout.configFile, logDirectory: layout.logDirectory, machineName: state.machine.machineName, log });
+  } catch (err) {
+    const message = err instanceof ConfigError ? `${err.message}\npersona: the configuration is invalid; not starting` : `persona: ${(err as Error).message}`;
+    console.error(message);
+    log.fatal({ err: (err as Error).message }, 'start failed');
+    flushOperationalLog(log);
+    return Exit.FAILURE;
+  }
+
+  let reloads = 0;
+  let lastReload: { ok: boolean; at: string; problems?: string } | undefined;
+  const writeStatus = () =>
+    writeRunFile(layout.statusFile, JSON.stringify({ pid: process.pid, version: VERSION, startedAt, reloads, lastReload, listeners: server.listenerKeys }, null, 2));
+  const startedAt = new Date().toISOString();
+  await writeRunFile(layout.pidFile, `${process.pid}\n`);
+  await writeStatus();
+
+  const identity = processIdentity();
+  const lines = [`Persona ${VERSION} started (pid ${process.pid}, process identity ${identity.userName} uid=${identity.uid} gid=${identity.gid})`];
+  if (state.created.length) lines.push('First run — created:', ...state.created.map((c) => `  ${c}`));
+  lines.push(
+    `  configuration   ${layout.configFile}`,
+    `  machine         ${state.machine.machineName} (${state.machine.machineSid})`,
+    `  logs            ${server.config.server.logDirectory} (W3C: W3SVC<site id>/, operational: ${path.join(layout.logDirectory, 'persona.log')})`,
+  );
+  for (const site of server.config.sites) {
+    for (const b of site.bindings) {
+      const host = b.host || (b.ip === '*' ? 'localhost' : b.ip.includes(':') ? `[${b.ip}]` : b.ip);
+      lines.push(`  site "${site.name}"  ${b.protocol}://${host}:${b.port}/`);
+    }
+  }
+  lines.push('  reload: persona reload (or kill -HUP ' + process.pid + '); stop: Ctrl-C');
+  console.log(lines.join('\n'));
+  log.info({ listeners: server.listenerKeys, home: layout.home }, 'started');
+
+  process.on('SIGHUP', () => {
+    void server.reload().then(async (result) => {
+      reloads++;
+      lastReload = result.ok ? { ok: true, at: new Date().toISOString() } : { ok: false, at: new Date().toISOString(), problems: result.problems };
+      console.log(result.ok ? 'persona: configuration reloaded' : `persona: reload refused, still serving the previous configuration:\n${result.problems}`);
+      await writeStatus();
+    });
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      void server.stop().then(async () => {
+        await rm(layout.pidFile, { force: true });
+        flushOperationalLog(log);
+        resolve(Exit.OK);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,286 @@
+/**
+ * The configuration schema: the single source of truth for the YAML file's shape, the TypeScript types
+ * the server uses, and the JSON Schema shipped in schema/persona.schema.json for editors.
+ *
+ * Two kinds of property live here:
+ * - structural ones (server, sites, bindings, applications, virtual directories), set once where they stand;
+ * - `settings`, the inheritable property bag of IIS's metabase. The same bag may be set at the server
+ *   (`defaults`), a site, an application, a virtual directory and a location. For one URL, the effective value
+ *   of each leaf property comes from the deepest level that sets it (see inherit.ts). Objects with named
+ *   properties and dictionaries (mimeMap, customErrors) inherit key by key; arrays are single values.
+ *
+ * Later issues add their sections (authentication, cgi, identity…) to `Settings` and nowhere else.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const strict = { additionalProperties: false } as const;
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const NonEmpty = Type.String({ minLength: 1 });
+
+export const ACCESS_FLAGS = ['read', 'write', 'script', 'execute', 'source', 'browse'] as const;
+export type AccessFlag = (typeof ACCESS_FLAGS)[number];
+
+const AccessFlagsSchema = Type.Array(Type.Union(ACCESS_FLAGS.map((f) => Type.Literal(f))), {
+  uniqueItems: true,
+  description: 'IIS AccessFlags: what requests under this path may do. Checked before ACLs (403.1 execute, 403.2 read, 403.3 write, 403.14 listing).',
+});
+
+const ExtensionList = Type.Array(Type.String({ pattern: '^\\.[^/\\\\]*$' }), {
+  description: 'File extensions with their leading dot, compared case-insensitively.',
+});
+
+const RequestFilteringSchema = Type.Object(
+  {
+    allowDoubleEscaping: Type.Boolean({ description: 'false: a path that still holds a %XX escape after one decoding is refused with 404.11.' }),
+    allowHighBitCharacters: Type.Boolean({ description: 'false: bytes ≥ 0x80 in the URL are refused with 404.12.' }),
+    hiddenSegments: Type.Array(NonEmpty, { description: 'Path segments never served (404.8), compared case-insensitively.' }),
+    denyUrlSequences: Type.Array(NonEmpty, { description: 'Substrings of the decoded URL that are refused with 404.5.' }),
+    fileExtensions: Type.Object(
+      {
+        allowUnlisted: Type.Boolean(),
+        allow: ExtensionList,
+        deny: ExtensionList,
+      },
+      { ...strict, description: 'Extension rules (404.7).' },
+    ),
+    verbs: Type.Object(
+      {
+        allowUnlisted: Type.Boolean(),
+        allow: Type.Array(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })),
+        deny: Type.Array(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' })),
+      },
+      { ...strict, description: 'Verb rules (404.6).' },
+    ),
+    maxAllowedContentLength: Type.Integer({ minimum: 0, description: 'Largest request body in bytes (413.1).' }),
+    maxUrl: Type.Integer({ minimum: 1, description: 'Longest URL path in bytes, as received (404.14).' }),
+    maxQueryString: Type.Integer({ minimum: 0, description: 'Longest query string in bytes, as received (404.15).' }),
+    headerLimits: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.Integer({ minimum: 0 }), {
+      description: 'Largest value in bytes per header name (431).',
+    }),
+  },
+  { ...strict, description: 'IIS request filtering (stage beginRequest).' },
+);
+
+const DefaultDocumentSchema = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    files: Type.Array(NonEmpty, { description: 'Tried in order when a folder is requested.' }),
+  },
+  strict,
+);
+
+const StaticContentSchema = Type.Object(
+  {
+    mimeMap: Type.Record(Type.String({ pattern: '^\\.[^/\\\\]*$' }), Type.String({ pattern: '^$|^[^\\s/]+/[^\\s]+$' }), {
+      description: 'Extension → Content-Type. Files whose extension is not mapped are refused with 404.3, as IIS does. An empty string removes an inherited mapping.',
+    }),
+    clientCacheMaxAge: Type.Integer({ minimum: 0, description: 'Cache-Control max-age in seconds; 0 sends no Cache-Control.' }),
+    enableETag: Type.Boolean(),
+  },
+  strict,
+);
+
+const HttpErrorsSchema = Type.Object(
+  {
+    errorMode: Type.Union([Type.Literal('DetailedLocalOnly'), Type.Literal('Detailed'), Type.Literal('Custom')], {
+      description: 'DetailedLocalOnly (default): reasons only for loopback clients.',
+    }),
+    pages: Type.Record(Type.String({ pattern: '^[45][0-9][0-9](\\.[0-9]+)?$' }), NonEmpty, {
+      description: 'status or status.substatus → an HTML file (absolute, or relative to the configuration file) sent instead of the built-in page.',
+    }),
+  },
+  strict,
+);
+
+const TraceSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ description: 'Record a per-request trace of every pipeline decision (off by default).' }),
+  },
+  strict,
+);
+
+export const SettingsSchema = Type.Partial(
+  Type.Object(
+    {
+      accessFlags: AccessFlagsSchema,
+      defaultDocument: Type.Partial(DefaultDocumentSchema),
+      staticContent: Type.Partial(StaticContentSchema),
+      requestFiltering: Type.Partial(RequestFilteringSchema),
+      httpErrors: Type.Partial(HttpErrorsSchema),
+      trace: Type.Partial(TraceSchema),
+    },
+    strict,
+  ),
+  { ...strict, description: 'Inheritable settings: the nearest level that sets a property wins.' },
+);
+export type SettingsInput = Static<typeof SettingsSchema>;
+
+/** The effective settings for one URL: every property has a value. */
+export interface Settings {
+  accessFlags: AccessFlag[];
+  defaultDocument: Static<typeof DefaultDocumentSchema>;
+  staticContent: Static<typeof StaticContentSchema>;
+  requestFiltering: Static<typeof RequestFilteringSchema>;
+  httpErrors: Static<typeof HttpErrorsSchema>;
+  trace: Static<typeof TraceSchema>;
+}
+
+const BindingSchema = Type.Object(
+  {
+    protocol: Type.Union([Type.Literal('http'), Type.Literal('https')]),
+    ip: Type.String({ description: 'An IPv4 or IPv6 address, or "*" for all addresses.', minLength: 1 }),
+    port: Port,
+    host: Type.Optional(Type.String({ description: 'Host header to match; empty or absent matches any host not claimed by another binding.' })),
+  },
+  strict,
+);
+export type Binding = Static<typeof BindingSchema>;
+
+const VirtualDirectorySchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', description: 'URL path, from the site root.' }),
+    physicalPath: NonEmpty,
+    settings: Type.Optional(SettingsSchema),
+  },
+  strict,
+);
+
+const ApplicationSchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', description: 'URL path, from the site root.' }),
+    physicalPath: Type.Optional(NonEmpty),
+    applicationPool: Type.Optional(NonEmpty),
+    settings: Type.Optional(SettingsSchema),
+    virtualDirectories: Type.Optional(Type.Array(VirtualDirectorySchema)),
+  },
+  strict,
+);
+
+const LocationSchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', description: 'A folder or file URL path, from the site root.' }),
+    settings: SettingsSchema,
+  },
+  strict,
+);
+
+const SiteSchema = Type.Object(
+  {
+    name: NonEmpty,
+    id: Type.Optional(Type.Integer({ minimum: 1, description: 'IIS site id; names the W3C log folder W3SVC<id>.' })),
+    bindings: Type.Array(BindingSchema, { minItems: 1 }),
+    tls: Type.Optional(
+      Type.Object({ certificate: NonEmpty, key: NonEmpty }, { ...strict, description: 'PEM files, absolute or relative to the configuration file.' }),
+    ),
+    physicalPath: Type.String({ minLength: 1, description: 'The web root.' }),
+    settings: Type.Optional(SettingsSchema),
+    applications: Type.Optional(Type.Array(ApplicationSchema)),
+    virtualDirectories: Type.Optional(Type.Array(VirtualDirectorySchema)),
+    locations: Type.Optional(Type.Array(LocationSchema)),
+  },
+  strict,
+);
+export type SiteInput = Static<typeof SiteSchema>;
+
+export const W3C_FIELDS = [
+  'date', 'time', 's-sitename', 's-computername', 's-ip', 'cs-method', 'cs-uri-stem', 'cs-uri-query', 's-port',
+  'cs-username', 'c-ip', 'cs-version', 'cs(User-Agent)', 'cs(Cookie)', 'cs(Referer)', 'cs-host', 'sc-status',
+  'sc-substatus', 'sc-win32-status', 'sc-bytes', 'cs-bytes', 'time-taken', 'x-trace-id',
+] as const;
+export type W3cField = (typeof W3C_FIELDS)[number];
+
+const ServerSchema = Type.Object(
+  {
+    logging: Type.Optional(
+      Type.Object(
+        {
+          directory: Type.Optional(NonEmpty),
+          w3c: Type.Optional(
+            Type.Object(
+              {
+                enabled: Type.Optional(Type.Boolean()),
+                fields: Type.Optional(Type.Array(Type.Union(W3C_FIELDS.map((f) => Type.Literal(f))), { uniqueItems: true, minItems: 1 })),
+                period: Type.Optional(Type.Union([Type.Literal('daily'), Type.Literal('hourly')])),
+              },
+              strict,
+            ),
+          ),
+          level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)))),
+        },
+        strict,
+      ),
+    ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          keepAliveTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, description: 'Idle keep-alive connections are closed after this (IIS connectionTimeout 120 s).' })),
+          headersTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+          requestTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+          maxRequestHeaderBytes: Type.Optional(Type.Integer({ minimum: 1024, description: 'All request headers together; beyond it the connection gets 431.' })),
+          maxConnections: Type.Optional(Type.Integer({ minimum: 1 })),
+        },
+        strict,
+      ),
+    ),
+    fileCache: Type.Optional(
+      Type.Object(
+        {
+          ttlMilliseconds: Type.Optional(Type.Integer({ minimum: 0, description: 'How long a stat/realpath result is trusted; 0 disables the cache.' })),
+          maxFileBytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Files up to this size are kept in memory.' })),
+          maxEntries: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        strict,
+      ),
+    ),
+    filters: Type.Optional(
+      Type.Array(
+        Type.Object({ name: NonEmpty, module: NonEmpty }, { ...strict, description: 'A filter module, absolute or relative to the configuration file. Filters run as the process identity.' }),
+      ),
+    ),
+  },
+  strict,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    server: Type.Optional(ServerSchema),
+    defaults: Type.Optional(SettingsSchema),
+    sites: Type.Array(SiteSchema, { minItems: 1 }),
+  },
+  { ...strict, $id: 'https://persona.invalid/schema/persona.schema.json', title: 'Persona configuration' },
+);
+export type ConfigInput = Static<typeof ConfigSchema>;
+
+/** Built-in values at the root of the inheritance chain (IIS applicationHost defaults, adjusted where noted). */
+export const BUILTIN_SETTINGS: Settings = {
+  accessFlags: ['read', 'script'],
+  defaultDocument: { enabled: true, files: ['index.html', 'index.htm', 'default.htm', 'default.html'] },
+  staticContent: { mimeMap: {}, clientCacheMaxAge: 0, enableETag: true },
+  requestFiltering: {
+    allowDoubleEscaping: false,
+    allowHighBitCharacters: true,
+    // IIS hides ASP.NET folders; on Linux the dangerous ones are VCS metadata and server secrets.
+    hiddenSegments: ['.git', '.svn', '.hg', '.env', '.htaccess', '.htpasswd', 'web.config', 'persona.yaml'],
+    denyUrlSequences: [],
+    fileExtensions: { allowUnlisted: true, allow: [], deny: [] },
+    verbs: { allowUnlisted: true, allow: [], deny: [] },
+    maxAllowedContentLength: 30_000_000,
+    maxUrl: 4096,
+    maxQueryString: 2048,
+    headerLimits: {},
+  },
+  httpErrors: { errorMode: 'DetailedLocalOnly', pages: {} },
+  trace: { enabled: false },
+};
+
+/** Sections whose values are dictionaries: inherited key by key rather than as one value. */
+export const DICTIONARY_PATHS: ReadonlySet<string> = new Set([
+  'staticContent.mimeMap',
+  'httpErrors.pages',
+  'requestFiltering.headerLimits',
+]);
+
+export function jsonSchema(): TSchema {
+  return ConfigSchema;
+}

@@ -1,0 +1,47 @@
+/**
+ * The request context: what the pipeline knows about one request. Stages receive it read-only and return their
+ * result; only the pipeline runner (pipeline.ts) writes the fields, one per stage, in stage order.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledSite, UrlResolution } from '../config/compile.js';
+import type { ParsedTarget } from '../filtering/target.js';
+import type { HttpError } from './errors.js';
+import type { ConnectionInfo } from '../server/connection.js';
+import type { HandlerMapping } from './stages/map-request-handler.js';
+import type { Trace } from './trace.js';
+
+/** The authenticated identity. The security-core issue replaces this with a full Windows-style token. */
+export interface RequestUser {
+  /** `DOMAIN\user`, or '' for anonymous (W3C cs-username '-'). */
+  readonly name: string;
+  /** Authentication package: 'Anonymous', 'Basic', 'NTLM'… */
+  readonly authType: string;
+}
+
+export const STAGES = [
+  'accept',
+  'beginRequest',
+  'authenticateRequest',
+  'mapRequestHandler',
+  'authorizeRequest',
+  'executeRequestHandler',
+  'endRequest',
+] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface RequestContext {
+  readonly traceId: string;
+  readonly startedAt: bigint;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly connection: ConnectionInfo;
+  site: CompiledSite | undefined;
+  target: ParsedTarget | undefined;
+  resolution: UrlResolution | undefined;
+  user: RequestUser;
+  handler: HandlerMapping | undefined;
+  error: HttpError | undefined;
+  /** The stage that produced `error`, for detailed error pages and logs. */
+  failedStage: StageName | undefined;
+  trace: Trace | undefined;
+}

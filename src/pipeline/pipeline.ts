@@ -1,0 +1,117 @@
+/**
+ * The request pipeline: the spine. Runs the stages in order on one request, records each stage's result in the
+ * context, and always ends with `endRequest` (error page, W3C log line, filter notifications). A stage refuses by
+ * returning an HttpError value; an exception anywhere is turned into a 500 with the stage that threw, never a crash.
+ *
+ *   accept → beginRequest → authenticateRequest → mapRequestHandler → authorizeRequest → executeRequestHandler → endRequest
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Generation } from '../server/generation.js';
+import type { ListenerSites } from '../server/site-selection.js';
+import { connectionInfo } from '../server/connection.js';
+import type { FilterRequestView } from '../filters/api.js';
+import type { RequestContext, StageName } from './context.js';
+import { httpError, isHttpError, type HttpError } from './errors.js';
+import { beginRequest, isRefusal } from './stages/begin-request.js';
+import { ANONYMOUS, authenticateRequest } from './stages/authenticate-request.js';
+import { mapRequestHandler } from './stages/map-request-handler.js';
+import { authorizeRequest } from './stages/authorize-request.js';
+import { executeRequestHandler } from './stages/execute-request-handler.js';
+import { endRequest } from './stages/end-request.js';
+import { Trace } from './trace.js';
+
+// Trace ids: a per-process random prefix and a counter — unique, cheap, and sortable within a process.
+const TRACE_PREFIX = randomBytes(4).toString('hex');
+let traceCounter = 0;
+
+function fail(ctx: RequestContext, stage: StageName, error: HttpError): void {
+  ctx.error = error;
+  ctx.failedStage = stage;
+  ctx.trace?.record(stage, `refused ${error.status}.${error.substatus}`, error.reason);
+}
+
+export function filterView(ctx: RequestContext): FilterRequestView {
+  return {
+    traceId: ctx.traceId,
+    method: ctx.req.method ?? '',
+    url: ctx.req.url ?? '',
+    path: ctx.target?.path,
+    headers: ctx.req.headers,
+    clientIp: ctx.connection.remoteAddress,
+    siteName: ctx.site?.name,
+    userName: ctx.user.name,
+    authType: ctx.user.authType,
+  };
+}
+
+export async function handleRequest(req: IncomingMessage, res: ServerResponse, generation: Generation, sites: ListenerSites): Promise<void> {
+  const connection = connectionInfo(req.socket);
+  connection.requests++;
+  const ctx: RequestContext = {
+    traceId: `${TRACE_PREFIX}-${(++traceCounter).toString(36)}`,
+    startedAt: process.hrtime.bigint(),
+    req,
+    res,
+    connection,
+    site: undefined,
+    target: undefined,
+    resolution: undefined,
+    user: ANONYMOUS,
+    handler: undefined,
+    error: undefined,
+    failedStage: undefined,
+    trace: undefined,
+  };
+  const bytesAtStart = { written: req.socket.bytesWritten, read: req.socket.bytesRead };
+  let stage: StageName = 'beginRequest';
+  try {
+    const begun = beginRequest(req, sites, generation.resolver);
+    ctx.site = begun.site;
+    ctx.target = begun.target ?? undefined;
+    ctx.resolution = begun.resolution ?? undefined;
+    if (ctx.resolution?.settings.trace.enabled) {
+      ctx.trace = new Trace(ctx.startedAt);
+      ctx.trace.record('beginRequest', `site "${ctx.site?.name}"`, `chain: ${ctx.resolution.chain.map((l) => l.label).join(' → ')}`);
+    }
+    if (isRefusal(begun)) return fail(ctx, stage, begun.error);
+    const filters = generation.filters;
+    if (filters.has('beginRequest')) {
+      const denied = await filters.decide('beginRequest', filterView(ctx));
+      if (denied) return fail(ctx, stage, denied);
+    }
+
+    stage = 'authenticateRequest';
+    ctx.user = authenticateRequest();
+    ctx.trace?.record(stage, ctx.user.name ? `user ${ctx.user.name}` : 'anonymous', `package ${ctx.user.authType}`);
+    if (filters.has('authenticateRequest')) {
+      const denied = await filters.decide('authenticateRequest', filterView(ctx));
+      if (denied) return fail(ctx, stage, denied);
+    }
+
+    stage = 'mapRequestHandler';
+    const handler = await mapRequestHandler(begun.target, begun.resolution, generation.fileCache);
+    if (isHttpError(handler)) return fail(ctx, stage, handler);
+    ctx.handler = handler;
+    ctx.trace?.record(stage, handler.name, handler.physicalPath);
+    if (filters.has('mapUrl')) {
+      const denied = await filters.decide('mapUrl', { ...filterView(ctx), physicalPath: handler.physicalPath, handler: handler.name });
+      if (denied) return fail(ctx, stage, denied);
+    }
+
+    stage = 'authorizeRequest';
+    const decision = authorizeRequest(handler, begun.resolution);
+    if (!decision.allowed) return fail(ctx, stage, decision.error ?? httpError(403, 0, decision.reason));
+    ctx.trace?.record(stage, 'allowed', decision.reason);
+
+    stage = 'executeRequestHandler';
+    const refused = await executeRequestHandler(req, res, handler, generation.fileCache);
+    if (refused) return fail(ctx, stage, refused);
+    ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);
+  } catch (err) {
+    generation.log.error({ traceId: ctx.traceId, stage, err }, 'unhandled error in pipeline stage');
+    fail(ctx, stage, httpError(500, 0, `unexpected error in ${stage}: ${(err as Error)?.message ?? String(err)}`));
+  } finally {
+    await endRequest(ctx, generation, bytesAtStart);
+  }
+}

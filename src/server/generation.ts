@@ -1,0 +1,90 @@
+/**
+ * One configuration generation: the compiled configuration and everything derived from it that requests use
+ * (URL resolution cache, file cache, filters, error pages, W3C logs). A reload builds a new Generation and swaps
+ * it in; requests already running finish on the one they started with.
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { resolveUrl, type CompiledConfig, type CompiledSite, type UrlResolution } from '../config/compile.js';
+import type { ParsedTarget } from '../filtering/target.js';
+import { FileCache } from '../handlers/static/file-cache.js';
+import { FilterHost } from '../filters/host.js';
+import { CustomErrorPages } from '../pipeline/error-page.js';
+import { DEFAULT_W3C_FIELDS, W3cLog } from '../logging/w3c.js';
+import type { Trace } from '../pipeline/trace.js';
+import { VERSION } from '../version.js';
+
+/** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
+export class TraceStore {
+  private readonly traces = new Map<string, Trace>();
+  constructor(private readonly max = 1000) {}
+  add(id: string, trace: Trace): void {
+    this.traces.set(id, trace);
+    if (this.traces.size > this.max) this.traces.delete(this.traces.keys().next().value as string);
+  }
+  get(id: string): Trace | undefined {
+    return this.traces.get(id);
+  }
+}
+
+const RESOLUTION_CACHE_MAX = 10_000;
+
+export class Generation {
+  readonly fileCache: FileCache;
+  readonly errorPages: CustomErrorPages;
+  readonly traces = new TraceStore();
+  readonly resolver: (site: CompiledSite, target: ParsedTarget) => UrlResolution;
+  private readonly w3c = new Map<number, W3cLog>();
+  private readonly resolutions = new Map<string, UrlResolution>();
+
+  private constructor(
+    readonly config: CompiledConfig,
+    readonly filters: FilterHost,
+    readonly log: Logger,
+    readonly machineName: string,
+  ) {
+    this.fileCache = new FileCache(config.server.fileCache);
+    this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
+    this.resolver = (site, target) => this.resolve(site, target);
+    if (config.server.w3c.enabled) {
+      for (const site of config.sites) {
+        this.w3c.set(
+          site.id,
+          new W3cLog({
+            directory: path.join(config.server.logDirectory, `W3SVC${site.id}`),
+            fields: config.server.w3c.fields ?? DEFAULT_W3C_FIELDS,
+            period: config.server.w3c.period,
+            software: `Persona ${VERSION}`,
+            onError: (err: Error) => log.error({ site: site.name, err: err.message }, 'W3C log write failed'),
+          }),
+        );
+      }
+    }
+  }
+
+  static async create(config: CompiledConfig, log: Logger, machineName: string): Promise<Generation> {
+    const filters = await FilterHost.load(config.server.filters, log);
+    return new Generation(config, filters, log, machineName);
+  }
+
+  /** URL resolution is pure per generation, so it is cached by site and exact path. */
+  private resolve(site: CompiledSite, target: ParsedTarget): UrlResolution {
+    const key = `${site.id}\u0000${target.path}`;
+    let hit = this.resolutions.get(key);
+    if (!hit) {
+      hit = resolveUrl(this.config, site, target.path, target.segments);
+      if (this.resolutions.size >= RESOLUTION_CACHE_MAX) this.resolutions.delete(this.resolutions.keys().next().value as string);
+      this.resolutions.set(key, hit);
+    }
+    return hit;
+  }
+
+  w3cLogFor(site: CompiledSite | undefined): W3cLog | undefined {
+    return site ? this.w3c.get(site.id) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.w3c.values()].map((l) => l.close()));
+    this.fileCache.clear();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The running server: the current configuration generation and the listeners its bindings need. It loads,
+ * validates and compiles configuration, opens listeners, and swaps generations on reload — keeping the old one
+ * (and serving with it) when the new file is invalid.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { loadConfigFile, formatProblems, type ConfigProblem } from '../config/load.js';
+import { compileConfig, type CompiledConfig } from '../config/compile.js';
+import { handleRequest } from '../pipeline/pipeline.js';
+import { builtInPage } from '../pipeline/error-page.js';
+import { httpError, reasonPhrase } from '../pipeline/errors.js';
+import { connectionInfo } from './connection.js';
+import { Generation } from './generation.js';
+import { Listener, planListeners } from './listeners.js';
+
+export interface ServerOptions {
+  readonly configFile: string;
+  readonly logDirectory: string;
+  readonly machineName: string;
+  readonly log: Logger;
+}
+
+export type ReloadResult = { readonly ok: true; readonly listeners: string[] } | { readonly ok: false; readonly problems: string };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(formatProblems(problems));
+  }
+}
+
+async function loadAndCompile(options: ServerOptions): Promise<CompiledConfig> {
+  const loaded = await loadConfigFile(options.configFile);
+  if ('problems' in loaded) throw new ConfigError(loaded.problems);
+  return compileConfig(loaded, options.logDirectory);
+}
+
+export class PersonaServer {
+  private generation!: Generation;
+  private readonly listeners = new Map<string, Listener>();
+  private reloading: Promise<ReloadResult> | undefined;
+
+  private constructor(private readonly options: ServerOptions) {}
+
+  static async start(options: ServerOptions): Promise<PersonaServer> {
+    const server = new PersonaServer(options);
+    const config = await loadAndCompile(options);
+    server.generation = await Generation.create(config, options.log, options.machineName);
+    try {
+      await server.applyListeners(config);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    return server;
+  }
+
+  get config(): CompiledConfig {
+    return this.generation.config;
+  }
+
+  get listenerKeys(): string[] {
+    return [...this.listeners.keys()];
+  }
+
+  private onClientError = (err: Error & { code?: string }, socket: Socket): void => {
+    // Errors before a request exists (malformed request line, headers over the limit): IIS's HTTP.sys answers these
+    // itself and logs them to httperr; we answer with a short page and the operational log.
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const info = connectionInfo(socket);
+    const reason = `the request could not be parsed (${err.code ?? 'error'}: ${err.message})`;
+    const page = builtInPage({
+      error: httpError(status, 0, reason),
+      settings: undefined,
+      loopback: info.loopback,
+      stage: 'accept',
+      traceId: '-',
+      method: '-',
+      url: '-',
+      physicalPath: undefined,
+    });
+    this.generation.log.info({ client: info.remoteAddress, status, code: err.code }, 'malformed request refused before the pipeline');
+    socket.write(
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: ${page.contentType}\r\nContent-Length: ${page.body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    socket.end(page.body);
+  };
+
+  private async applyListeners(config: CompiledConfig): Promise<void> {
+    const plans = planListeners(config);
+    const wanted = new Set(plans.map((p) => p.key));
+    const opened: Listener[] = [];
+    try {
+      for (const plan of plans) {
+        const existing = this.listeners.get(plan.key);
+        if (existing) continue;
+        const listener = new Listener(
+          plan,
+          config.server,
+          (req, res, sites) => {
+            void handleRequest(req, res, this.generation, sites);
+          },
+          this.onClientError,
+        );
+        await listener.listen();
+        opened.push(listener);
+      }
+    } catch (err) {
+      // All or nothing: a reload that cannot open one of its listeners leaves the old set untouched.
+      await Promise.all(opened.map((l) => l.close(0)));
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`cannot listen: ${e.message}${e.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`);
+    }
+    for (const l of opened) this.listeners.set(l.key, l);
+    for (const plan of plans) this.listeners.get(plan.key)?.update(plan);
+    for (const [key, listener] of this.listeners) {
+      if (!wanted.has(key)) {
+        this.listeners.delete(key);
+        void listener.close(5000);
+      }
+    }
+  }
+
+  /** Reloads the configuration file; an invalid file keeps the running configuration. One reload at a time. */
+  reload(): Promise<ReloadResult> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    const log = this.options.log;
+    let next: Generation | undefined;
+    try {
+      const config = await loadAndCompile(this.options);
+      next = await Generation.create(config, log, this.options.machineName);
+      await this.applyListeners(config);
+    } catch (err) {
+      void next?.close();
+      const problems = err instanceof ConfigError ? err.message : (err as Error).message;
+      log.error({ problems }, 'reload refused: the new configuration is invalid; still serving the previous one');
+      return { ok: false, problems };
+    }
+    const previous = this.generation;
+    this.generation = next;
+    // Let requests that started on the old generation finish their log lines before closing its files.
+    setTimeout(() => void previous.close(), 2000).unref();
+    log.info({ listeners: this.listenerKeys }, 'configuration reloaded');
+    return { ok: true, listeners: this.listenerKeys };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.close(2000)));
+    this.listeners.clear();
+    await this.generation?.close();
+  }
+}

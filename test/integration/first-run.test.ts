@@ -1,0 +1,70 @@
+/**
+ * The user's first contact: `persona serve` on an empty state folder creates configuration, machine identity,
+ * logs and the demo site, serves it, and a second start reuses all of it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort, get, persona, startPersona, tempDir } from '../helpers/persona.js';
+
+test('first start creates the state folder and serves the demo site; a second start reuses it', async () => {
+  const home = path.join(await tempDir('first'), 'state');
+  const port = await freePort();
+  const env = { PERSONA_DEMO_PORT: String(port) };
+
+  const first = await startPersona(undefined, { home, env });
+  try {
+    assert.match(first.output, /First run — created:/);
+    for (const f of ['persona.yaml', 'machine.json', 'logs', 'demo/wwwroot/index.html', 'run/persona.pid']) {
+      assert.ok(existsSync(path.join(home, f)), `${f} exists`);
+    }
+    assert.match(first.output, new RegExp(`site "Demo"  http://127\\.0\\.0\\.1:${port}/`));
+    const index = await get(`http://127.0.0.1:${port}/`);
+    assert.equal(index.status, 200);
+    assert.match(index.text, /Persona is running/);
+    assert.equal(index.headers['content-type'], 'text/html; charset=utf-8');
+
+    // The demo's locations: a listing where browse is set, 403.2 where no flag is, a custom 404 page for remote clients.
+    const listing = await get(`http://127.0.0.1:${port}/files/`);
+    assert.equal(listing.status, 200);
+    assert.match(listing.text, /readme\.txt/);
+    const privateNote = await get(`http://127.0.0.1:${port}/files/private/note.txt`);
+    assert.equal(privateNote.status, 403);
+    assert.match(privateNote.text, /403\.2/);
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  assert.ok(!existsSync(path.join(home, 'run/persona.pid')), 'pid file removed on a clean stop');
+  const machine = JSON.parse(await readFile(path.join(home, 'machine.json'), 'utf8')) as { machineSid: string; machineName: string };
+  assert.match(machine.machineSid, /^S-1-5-21-\d+-\d+-\d+$/);
+
+  const second = await startPersona(undefined, { home, env });
+  try {
+    assert.doesNotMatch(second.output, /First run/);
+    assert.match(second.output, new RegExp(machine.machineSid));
+    assert.equal((await get(`http://127.0.0.1:${port}/style.css`)).status, 200);
+  } finally {
+    await second.stop();
+  }
+  const again = JSON.parse(await readFile(path.join(home, 'machine.json'), 'utf8')) as { machineSid: string };
+  assert.equal(again.machineSid, machine.machineSid, 'the machine SID never changes');
+
+  // The embedded default configuration passes its own check.
+  const check = persona(['--home', home, 'config', 'test']);
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /is valid \(1 site/);
+});
+
+test('persona version and help answer and exit 0; an unknown command is a usage error (2)', () => {
+  const version = persona(['version']);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^persona \d+\.\d+\.\d+/);
+  const help = persona(['help']);
+  assert.equal(help.status, 0);
+  for (const cmd of ['serve', 'config', 'reload', 'version']) assert.match(help.stdout, new RegExp(cmd));
+  const bad = persona(['frobnicate']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown command/);
+});
