@@ -6,9 +6,12 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { Exit } from './exit-codes.js';
-import { serveCommand } from './serve.js';
-import { configShowCommand, configTestCommand } from './config.js';
-import { reloadCommand } from './reload.js';
+
+// Subcommands are imported when used, so `persona version` does not load the server.
+const serveCommand = async (o: object) => (await import('./serve.js')).serveCommand(o);
+const configTestCommand = async (o: object) => (await import('./config.js')).configTestCommand(o);
+const configShowCommand = async (o: object, a: { url: string; json?: boolean }) => (await import('./config.js')).configShowCommand(o, a);
+const reloadCommand = async (o: object) => (await import('./reload.js')).reloadCommand(o);
 
 const program = new Command('persona')
   .description('Persona: a web server with the security model of IIS')
