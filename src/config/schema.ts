@@ -138,7 +138,7 @@ export type Binding = Static<typeof BindingSchema>;
 
 const VirtualDirectorySchema = Type.Object(
   {
-    path: Type.String({ pattern: '^/', description: 'URL path, from the site root.' }),
+    path: Type.String({ pattern: '^/', description: "URL path: from the site root for a site's virtual directories, from the application for an application's (as in IIS)." }),
     physicalPath: NonEmpty,
     settings: Type.Optional(SettingsSchema),
   },

@@ -173,6 +173,17 @@ test('aliases: undefined anchors, self-reference and alias bombs are problems, n
   assert.match(bomb[0] ?? '', /^\d+:\d+ more than 100 alias expansions: the document would grow without bound$/);
 });
 
+test('merge keys are not YAML 1.2: they are refused with a way out', (t) => {
+  const tree = makeTree(t);
+  const text = `base: &base { physicalPath: www }
+sites:
+  - <<: *base
+    name: a
+`;
+  const list = brief(problems(loadConfigText(text, tree.file)));
+  assert.ok(list.includes("3:5 merge keys ('<<') are not supported: use an alias for the whole value, or repeat the keys"), list.join('\n'));
+});
+
 test('a key named __proto__ is an unknown key, not a prototype', (t) => {
   const tree = makeTree(t);
   const text = `sites:

@@ -68,7 +68,7 @@ sites:
       - path: /app
         physicalPath: app
         virtualDirectories:
-          - path: /app/shared
+          - path: /shared
             physicalPath: shared
     virtualDirectories:
       - path: /files

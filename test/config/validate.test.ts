@@ -49,10 +49,10 @@ test('a wrong type or range is reported at the value, saying what was expected',
     '5:42 expected integer 1–65535, got 70000',
   ]);
   assert.deepEqual(check(tree, oneSite(`    bindings: [{ protocol: http, ip: '*', port: '8080' }]\n${ROOT}`)), [
-    "3:45 expected integer 1–65535, got '8080' (a quoted number is a string: remove the quotes)",
+    "3:49 expected integer 1–65535, got '8080' (a quoted number is a string: remove the quotes)",
   ]);
-  assert.deepEqual(check(tree, oneSite(`${BIND}    physicalPath:\n`)), ['4:5 expected a non-empty string, got nothing']);
-  assert.deepEqual(check(tree, oneSite(`${BIND}${ROOT}    bindings: 3\n`)), ['3:5 duplicate key: each key may appear once in a mapping']);
+  assert.deepEqual(check(tree, oneSite(`${BIND}    physicalPath:\n`)), ['4:18 expected a non-empty string, got nothing']);
+  assert.deepEqual(check(tree, oneSite(`${BIND}${ROOT}    bindings: 3\n`)), ['5:5 duplicate key: each key may appear once in a mapping']);
 });
 
 test('a union of literals is one message listing the choices, with a suggestion', (t) => {
@@ -61,8 +61,8 @@ test('a union of literals is one message listing the choices, with a suggestion'
     "3:28 expected one of: http, https; got 'htps' (did you mean 'https'?)",
   ]);
   assert.deepEqual(check(tree, oneSite(`${BIND}${ROOT}    settings:\n      accessFlags: [read, wirte, 3]\n      httpErrors: { errorMode: custom }\n`)), [
-    "6:26 expected one of: read, write, script, execute, source, browse; got 'wirte' (did you mean 'write'?)",
-    '6:33 expected one of: read, write, script, execute, source, browse; got 3',
+    "6:27 expected one of: read, write, script, execute, source, browse; got 'wirte' (did you mean 'write'?)",
+    '6:34 expected one of: read, write, script, execute, source, browse; got 3',
     "7:32 expected one of: DetailedLocalOnly, Detailed, Custom; got 'custom' (did you mean 'Custom'?)",
   ]);
 });
@@ -237,9 +237,9 @@ test('physicalPath must be an existing folder, at every level', (t) => {
 test('application, virtual directory and location paths are unique per site, ignoring case', (t) => {
   const tree = makeTree(t);
   const text = oneSite(`${BIND}${ROOT}    applications:
-      - { path: /App, physicalPath: app }
+      - { path: /App, physicalPath: app, virtualDirectories: [{ path: /, physicalPath: shared }] }
       - { path: /app }
-      - { path: /other, virtualDirectories: [{ path: /other/v, physicalPath: shared }] }
+      - { path: /other, virtualDirectories: [{ path: /v, physicalPath: shared }] }
     virtualDirectories:
       - { path: /Other/V, physicalPath: shared }
       - { path: /app, physicalPath: shared }
@@ -248,14 +248,16 @@ test('application, virtual directory and location paths are unique per site, ign
       - { path: /A, settings: {} }
 `);
   assert.deepEqual(check(tree, text), [
+    "6:71 virtual directory '/' (/App) maps the same URL path as application '/App' (line 6), which has its own physicalPath",
     "7:17 duplicate application path '/app': '/App' is already defined at line 6 (URL paths are compared ignoring case)",
-    "10:17 duplicate virtual directory path '/Other/V': '/other/v' is already defined at line 8 (URL paths are compared ignoring case)",
+    "10:17 duplicate virtual directory path '/Other/V': '/v' (/other/v) is already defined at line 8 (URL paths are compared ignoring case)",
+    "11:17 duplicate virtual directory path '/app': '/' (/App) is already defined at line 6 (URL paths are compared ignoring case)",
     "11:17 virtual directory '/app' maps the same URL path as application '/App' (line 6), which has its own physicalPath",
     "14:17 duplicate location path '/A': '/a' is already defined at line 13 (URL paths are compared ignoring case)",
   ]);
 });
 
-test('application and virtual directory paths must be canonical; nested ones under their application', (t) => {
+test('application, virtual directory and location paths must be canonical', (t) => {
   const tree = makeTree(t);
   const text = oneSite(`${BIND}${ROOT}    applications:
       - { path: /app/, physicalPath: app }
@@ -264,7 +266,9 @@ test('application and virtual directory paths must be canonical; nested ones und
       - { path: /f%20g }
       - { path: '/h:i' }
       - { path: '/j\\k' }
-      - { path: /l, virtualDirectories: [{ path: /m, physicalPath: shared }] }
+      - { path: /l, virtualDirectories: [{ path: /m/, physicalPath: shared }] }
+    locations:
+      - { path: /n/./o, settings: {} }
 `);
   assert.deepEqual(check(tree, text), [
     "6:17 application path '/app/' is not canonical: no trailing '/' (write '/app')",
@@ -273,7 +277,8 @@ test('application and virtual directory paths must be canonical; nested ones und
     "9:17 application path '/f%20g' is not canonical: no '%'",
     "10:17 application path '/h:i' is not canonical: no ':'",
     "11:17 application path '/j\\k' is not canonical: no '\\'",
-    "12:50 virtual directory '/m' is not under its application '/l': its path is from the site root and must start with '/l/'",
+    "12:50 virtual directory path '/m/' is not canonical: no trailing '/' (write '/m')",
+    "14:17 location path '/n/./o' is not canonical: no '.' or '..' segments",
   ]);
 });
 
