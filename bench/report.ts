@@ -1,0 +1,79 @@
+/** The results of a run as the table people read and the JSON machines keep. */
+import type { BenchCase, ServerId } from './cases.js';
+import type { WrkStats } from './wrk.js';
+
+export interface CaseResult {
+  caseId: string;
+  server: ServerId;
+  stats?: WrkStats;
+  /** Why there is no number (server could not start, wrong body, wrk failed). */
+  error?: string;
+}
+
+export interface ServerColumn {
+  id: ServerId;
+  label: string;
+}
+
+const RATIO_AGAINST: readonly ServerId[] = ['node', 'nginx', 'apache'];
+
+function find(results: readonly CaseResult[], caseId: string, server: ServerId): CaseResult | undefined {
+  return results.find((r) => r.caseId === caseId && r.server === server);
+}
+
+/** Persona's req/s divided by another server's, for one case; null when either is missing. */
+export function ratio(results: readonly CaseResult[], caseId: string, other: ServerId): number | null {
+  const p = find(results, caseId, 'persona')?.stats;
+  const o = find(results, caseId, other)?.stats;
+  return p && o && o.rps > 0 ? p.rps / o.rps : null;
+}
+
+const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function cell(r: CaseResult | undefined): string {
+  if (!r) return '—';
+  if (!r.stats) return 'failed';
+  const p99 = (r.stats.latencyUs.p99 / 1000).toFixed(r.stats.latencyUs.p99 < 10_000 ? 2 : 1);
+  const bad = errorCount(r.stats) > 0 ? ' !' : '';
+  return `${int.format(r.stats.rps)} (${p99})${bad}`;
+}
+
+function errorCount(s: WrkStats): number {
+  const e = s.errors;
+  return e.connect + e.read + e.write + e.status + e.timeout;
+}
+
+/** A Markdown table: one row per case, req/s with p99 latency per server, then Persona's ratios. */
+export function table(cases: readonly BenchCase[], servers: readonly ServerColumn[], results: readonly CaseResult[]): string {
+  const ids = new Set(servers.map((s) => s.id));
+  const ratioCols = RATIO_AGAINST.filter((id) => ids.has(id) && ids.has('persona'));
+  const label = (id: ServerId): string => servers.find((s) => s.id === id)?.label ?? id;
+  const head = ['case', ...servers.map((s) => `${s.label} req/s (p99 ms)`), ...ratioCols.map((id) => `Persona/${label(id)}`)];
+  const rows = cases.map((c) => [
+    c.name,
+    ...servers.map((s) => cell(find(results, c.id, s.id))),
+    ...ratioCols.map((id) => {
+      const r = ratio(results, c.id, id);
+      return r === null ? '—' : r.toFixed(2);
+    }),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cols: readonly string[]): string => `| ${cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
+/** Lines explaining the '!' and 'failed' cells. */
+export function notes(cases: readonly BenchCase[], servers: readonly ServerColumn[], results: readonly CaseResult[]): string[] {
+  const out: string[] = [];
+  for (const r of results) {
+    const c = cases.find((x) => x.id === r.caseId)?.name ?? r.caseId;
+    const s = servers.find((x) => x.id === r.server)?.label ?? r.server;
+    if (r.error) out.push(`${s}, ${c}: ${r.error}`);
+    else if (r.stats && errorCount(r.stats) > 0) {
+      const e = r.stats.errors;
+      out.push(`${s}, ${c}: wrk errors connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}, non-2xx/3xx ${e.status} of ${r.stats.requests} requests`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * The contract every measured server fulfils, and the registry of the four. Each server lives in its own file
+ * with its own private configuration written into the run's temporary folder.
+ */
+import type { ServerId } from './cases.js';
+import type { Tracked } from './processes.js';
+import { apache } from './server-apache.js';
+import { nginx } from './server-nginx.js';
+import { plainNode } from './server-node.js';
+import { persona } from './server-persona.js';
+
+export interface BenchEnv {
+  /** The run's private folder: configurations, pid files, logs. */
+  tmp: string;
+  /** The web root every server serves. */
+  www: string;
+  /** The compiled tree this harness runs from (dist/ or a private outDir): holds src/cli/main.js. */
+  distDir: string;
+  isRoot: boolean;
+}
+
+export interface RunningServer {
+  port: number;
+  proc: Tracked;
+  /** Files worth reading when something goes wrong, and the access log the server keeps. */
+  logs: string[];
+}
+
+export interface ServerDef {
+  id: ServerId;
+  label: string;
+  /** null when it can run here; otherwise why not. */
+  unavailable(env: BenchEnv): string | null;
+  /** One line naming the version, or null if unknown. */
+  version(env: BenchEnv): string | null;
+  /** Starts the server on a free loopback port; the caller waits for readiness. */
+  start(env: BenchEnv): Promise<RunningServer>;
+}
+
+export const SERVERS: readonly ServerDef[] = [persona, plainNode, nginx, apache];
