@@ -11,7 +11,7 @@ set -euo pipefail
 
 # One line per group: adding a group is adding a line.
 declare -A PKG_GROUPS=(
-  [test]="curl"
+  [test]="curl openssl"
   [bench]="wrk nginx-light|nginx apache2 curl"
 )
 
