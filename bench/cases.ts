@@ -3,7 +3,7 @@
  * and the servers that take part; adding one is adding an entry here (plus its file in FILES if it needs a new
  * one). Servers that cannot express a case (say, Persona-only authentication) are left out of its `servers`.
  */
-export const SERVER_IDS = ['persona', 'node', 'nginx', 'apache'] as const;
+export const SERVER_IDS = ['persona', 'node', 'node-mem', 'nginx', 'apache', 'apache-tuned'] as const;
 export type ServerId = (typeof SERVER_IDS)[number];
 
 /** A file created under the web root before any server starts; the URL path is the file's path. */

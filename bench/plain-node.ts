@@ -3,11 +3,15 @@
  * (correct headers, an access log). Persona's overhead is measured against this, so it must stay lean and
  * honest: no in-memory body cache (every request opens and streams the file), only a short stat cache.
  *
- * usage: node plain-node.js --root DIR --port N [--host 127.0.0.1] --log FILE
+ * With --memory it also keeps files up to 256 KiB in memory (read once per stat-cache period), as Persona's file
+ * cache does: the difference between the two baselines is the cost of opening and streaming, and Persona measured
+ * against the memory one is the honest cost of Persona's pipeline.
+ *
+ * usage: node plain-node.js --root DIR --port N [--host 127.0.0.1] --log FILE [--memory]
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { pipeline } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -18,6 +22,7 @@ const { values } = parseArgs({
     port: { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     log: { type: 'string' },
+    memory: { type: 'boolean', default: false },
   },
 });
 if (!values.root || !values.port || !values.log) {
@@ -40,20 +45,24 @@ const TYPES: Record<string, string> = {
 
 // One stat per path per second: what a real server's open-file cache buys, without caching contents.
 const STAT_TTL_MS = 1000;
-const statCache = new Map<string, { at: number; st: Stats | null }>();
+const MEMORY_MAX_BYTES = 256 * 1024;
+const statCache = new Map<string, { at: number; st: Stats | null; body?: Buffer }>();
 
-async function cachedStat(file: string): Promise<Stats | null> {
+async function cachedStat(file: string): Promise<{ st: Stats | null; body?: Buffer }> {
   const now = Date.now();
   const hit = statCache.get(file);
-  if (hit && now - hit.at < STAT_TTL_MS) return hit.st;
+  if (hit && now - hit.at < STAT_TTL_MS) return hit;
   let st: Stats | null = null;
+  let body: Buffer | undefined;
   try {
     st = await stat(file);
+    if (values.memory && st.isFile() && st.size <= MEMORY_MAX_BYTES) body = await readFile(file);
   } catch {
     st = null;
   }
-  statCache.set(file, { at: now, st });
-  return st;
+  const entry = { at: now, st, body };
+  statCache.set(file, entry);
+  return entry;
 }
 
 function resolvePath(url: string): string | null {
@@ -86,7 +95,7 @@ const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(req, res, 405);
     const file = resolvePath(req.url ?? '/');
     if (!file) return fail(req, res, 400);
-    const st = await cachedStat(file);
+    const { st, body } = await cachedStat(file);
     if (!st || !st.isFile()) return fail(req, res, 404);
     res.writeHead(200, {
       'Content-Type': TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
@@ -96,6 +105,11 @@ const server = createServer((req, res) => {
     if (req.method === 'HEAD') {
       res.end();
       log(req, res, 0);
+      return;
+    }
+    if (body) {
+      res.end(body);
+      log(req, res, st.size);
       return;
     }
     res.on('finish', () => log(req, res, st.size));

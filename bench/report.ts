@@ -15,7 +15,7 @@ export interface ServerColumn {
   label: string;
 }
 
-const RATIO_AGAINST: readonly ServerId[] = ['node', 'nginx', 'apache'];
+const RATIO_AGAINST: readonly ServerId[] = ['node', 'node-mem', 'nginx', 'apache', 'apache-tuned'];
 
 function find(results: readonly CaseResult[], caseId: string, server: ServerId): CaseResult | undefined {
   return results.find((r) => r.caseId === caseId && r.server === server);

@@ -289,7 +289,7 @@ async function main(): Promise<number> {
         name: c.name,
         path: c.path,
         headers: c.headers,
-        ratios: Object.fromEntries((['node', 'nginx', 'apache'] as const).map((s) => [`persona/${s}`, ratio(results, c.id, s)])),
+        ratios: Object.fromEntries((['node', 'node-mem', 'nginx', 'apache', 'apache-tuned'] as const).map((s) => [`persona/${s}`, ratio(results, c.id, s)])),
       })),
       results,
     };

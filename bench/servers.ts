@@ -4,9 +4,9 @@
  */
 import type { ServerId } from './cases.js';
 import type { Tracked } from './processes.js';
-import { apache } from './server-apache.js';
+import { apache, apacheTuned } from './server-apache.js';
 import { nginx } from './server-nginx.js';
-import { plainNode } from './server-node.js';
+import { memoryNode, plainNode } from './server-node.js';
 import { persona } from './server-persona.js';
 
 export interface BenchEnv {
@@ -37,4 +37,4 @@ export interface ServerDef {
   start(env: BenchEnv): Promise<RunningServer>;
 }
 
-export const SERVERS: readonly ServerDef[] = [persona, plainNode, nginx, apache];
+export const SERVERS: readonly ServerDef[] = [persona, plainNode, memoryNode, nginx, apache, apacheTuned];

@@ -3,6 +3,7 @@
  * bindings, the inheritance nodes along each site's URL namespace, and the virtual-directory map from URL to disk.
  * One CompiledConfig is one configuration generation; a reload builds a new one and swaps it whole.
  */
+import { physicalPathFor } from '../filtering/physical-path.js';
 import { isUnder, inheritSettings, type ConfigLevel, type EffectiveSettings } from './inherit.js';
 import type { LoadedConfig } from './load.js';
 import type { Binding, SettingsInput, W3cField } from './schema.js';
@@ -59,6 +60,8 @@ export interface UrlResolution extends EffectiveSettings {
   readonly virtualDirectory: VirtualDirectory;
   /** Segments of the URL below the virtual directory, to join to its physical path. */
   readonly remainder: readonly string[];
+  /** The virtual directory's physical path joined with the remainder (always inside it). */
+  readonly physicalPath: string;
   /** The inheritance chain that applied, shallowest first. */
   readonly chain: readonly ConfigLevel[];
 }
@@ -149,7 +152,8 @@ export function resolveUrl(config: CompiledConfig, site: CompiledSite, path: str
   const lowerSegments = segments.map((s) => s.toLowerCase());
   const vdir = site.virtualDirectories.find((v) => v.segmentCount === 0 || matchesSegments(lowerSegments, v.urlPath, v.segmentCount)) as VirtualDirectory;
   const application = site.applications.find((a) => isUnder(lower, a.urlPath)) as Application;
-  return { ...effective, site, application, virtualDirectory: vdir, remainder: segments.slice(vdir.segmentCount), chain };
+  const remainder = segments.slice(vdir.segmentCount);
+  return { ...effective, site, application, virtualDirectory: vdir, remainder, physicalPath: physicalPathFor(vdir.physicalPath, remainder), chain };
 }
 
 function matchesSegments(lowerSegments: readonly string[], vdirPath: string, count: number): boolean {

@@ -6,7 +6,6 @@
 import { isIP } from 'node:net';
 import { checkRequestFiltering } from '../filtering/request-filter.js';
 import { parseRequestTarget } from '../filtering/target.js';
-import { physicalPathFor } from '../filtering/physical-path.js';
 import { isHttpError, statusLabel } from '../pipeline/errors.js';
 import { hostName } from '../server/site-selection.js';
 import type { CompiledConfig, CompiledSite } from './compile.js';
@@ -92,7 +91,7 @@ export function describeUrl(config: CompiledConfig, rawUrl: string): UrlReport |
     site: { name: found.site.name, id: found.site.id, binding: bindingText(found.binding) },
     application: { path: resolution.application.urlPath, applicationPool: resolution.application.applicationPool },
     virtualDirectory: { path: resolution.virtualDirectory.urlPath, physicalPath: resolution.virtualDirectory.physicalPath },
-    physicalPath: physicalPathFor(resolution.virtualDirectory.physicalPath, resolution.remainder),
+    physicalPath: resolution.physicalPath,
     chain: resolution.chain.map((l) => l.label),
     requestFiltering: refused ? `refused: ${statusLabel(refused.status, refused.substatus)} ${refused.reason}` : 'accepted (GET, no body)',
     values: leaves.map(([property, value]) => {

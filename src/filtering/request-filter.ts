@@ -26,30 +26,42 @@ function refuse(status: number, substatus: number, reason: string): HttpError {
   return httpError(status, substatus, reason, Win32.SUCCESS);
 }
 
-export function checkRequestFiltering(input: FilterInput, rules: RequestFilteringRules): HttpError | null {
-  const { target } = input;
+/**
+ * The part of the verdict that depends only on the path and the rules: cached with the URL's resolution, so a
+ * repeated URL is not checked again. `beforeQuery` holds the rules IIS applies before the query string (404.11,
+ * 404.12, 404.14), `afterVerb` those it applies after the verb (404.7, 404.8, 404.5).
+ */
+export interface PathVerdict {
+  readonly beforeQuery: HttpError | null;
+  readonly afterVerb: HttpError | null;
+}
+
+export function checkPath(target: ParsedTarget, rules: RequestFilteringRules): PathVerdict {
+  let beforeQuery: HttpError | null = null;
   if (target.doubleEscaped && !rules.allowDoubleEscaping) {
-    return refuse(404, 11, `allowDoubleEscaping is false and the path ${quoteValue(target.rawPath)} still holds a %XX escape after decoding`);
+    beforeQuery = refuse(404, 11, `allowDoubleEscaping is false and the path ${quoteValue(target.rawPath)} still holds a %XX escape after decoding`);
+  } else if (target.highBit && !rules.allowHighBitCharacters) {
+    beforeQuery = refuse(404, 12, `allowHighBitCharacters is false and the path ${quoteValue(target.path)} holds non-ASCII characters`);
+  } else {
+    const urlBytes = Buffer.byteLength(target.rawPath, 'utf8');
+    if (urlBytes > rules.maxUrl) beforeQuery = refuse(404, 14, `maxUrl is ${rules.maxUrl} bytes and the path ${quoteValue(target.rawPath)} has ${urlBytes}`);
   }
-  if (target.highBit && !rules.allowHighBitCharacters) {
-    return refuse(404, 12, `allowHighBitCharacters is false and the path ${quoteValue(target.path)} holds non-ASCII characters`);
-  }
-  const urlBytes = Buffer.byteLength(target.rawPath, 'utf8');
-  if (urlBytes > rules.maxUrl) {
-    return refuse(404, 14, `maxUrl is ${rules.maxUrl} bytes and the path ${quoteValue(target.rawPath)} has ${urlBytes}`);
-  }
-  const queryBytes = Buffer.byteLength(target.rawQuery, 'utf8');
-  if (queryBytes > rules.maxQueryString) {
-    return refuse(404, 15, `maxQueryString is ${rules.maxQueryString} bytes and the query string ${quoteValue(target.rawQuery)} has ${queryBytes}`);
+  return { beforeQuery, afterVerb: checkExtension(target, rules) ?? checkHiddenSegments(target, rules) ?? checkUrlSequences(target, rules) };
+}
+
+export function checkRequestFiltering(input: FilterInput, rules: RequestFilteringRules, path: PathVerdict = checkPath(input.target, rules)): HttpError | null {
+  if (path.beforeQuery) return path.beforeQuery;
+  const { target } = input;
+  if (target.rawQuery.length > 0) {
+    const queryBytes = Buffer.byteLength(target.rawQuery, 'utf8');
+    if (queryBytes > rules.maxQueryString) {
+      return refuse(404, 15, `maxQueryString is ${rules.maxQueryString} bytes and the query string ${quoteValue(target.rawQuery)} has ${queryBytes}`);
+    }
   }
   if (input.contentLength !== undefined && input.contentLength > rules.maxAllowedContentLength) {
     return contentTooLong(input.contentLength, rules, 'Content-Length is');
   }
-  return checkVerb(input.method, rules)
-    ?? checkExtension(target, rules)
-    ?? checkHiddenSegments(target, rules)
-    ?? checkUrlSequences(target, rules)
-    ?? checkHeaderLimits(input.headers, rules);
+  return checkVerb(input.method, rules) ?? path.afterVerb ?? checkHeaderLimits(input.headers, rules);
 }
 
 /** For bodies whose length is not announced (chunked): call as bytes arrive; refuse once past the limit. */
@@ -66,8 +78,9 @@ function contentTooLong(bytes: number, rules: RequestFilteringRules, what: strin
  * Compared case-insensitively, as IIS compares configuration names: a denied `TRACE` is denied in any spelling.
  */
 function checkVerb(method: string, rules: RequestFilteringRules): HttpError | null {
-  const verb = method.toUpperCase();
   const { verbs } = rules;
+  if (verbs.allowUnlisted && verbs.deny.length === 0) return null;
+  const verb = method.toUpperCase();
   if (verbs.deny.some((v) => v.toUpperCase() === verb)) {
     return refuse(404, 6, `the verb ${quoteValue(method)} is in verbs.deny`);
   }
@@ -97,9 +110,14 @@ function checkExtension(target: ParsedTarget, rules: RequestFilteringRules): Htt
   return refuse(404, 7, `fileExtensions.allowUnlisted is false and the file extension ${quoteValue(extension)} of ${quoteValue(target.path)} is not in fileExtensions.allow`);
 }
 
+// The rules objects are immutable per configuration generation: derived lookup tables are made once per object.
+const hiddenSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const headerLimitMaps = new WeakMap<object, ReadonlyMap<string, number>>();
+
 function checkHiddenSegments(target: ParsedTarget, rules: RequestFilteringRules): HttpError | null {
   if (rules.hiddenSegments.length === 0) return null;
-  const hidden = new Set(rules.hiddenSegments.map((s) => s.toLowerCase()));
+  let hidden = hiddenSets.get(rules.hiddenSegments);
+  if (!hidden) hiddenSets.set(rules.hiddenSegments, (hidden = new Set(rules.hiddenSegments.map((s) => s.toLowerCase()))));
   const found = target.segments.find((s) => hidden.has(s.toLowerCase()));
   return found === undefined ? null : refuse(404, 8, `the path ${quoteValue(target.path)} holds the segment ${quoteValue(found)}, which is in hiddenSegments`);
 }
@@ -124,8 +142,8 @@ function checkUrlSequences(target: ParsedTarget, rules: RequestFilteringRules): 
  * counts two UTF-8 bytes here: the measure can only err towards refusing.
  */
 function checkHeaderLimits(headers: FilterInput['headers'], rules: RequestFilteringRules): HttpError | null {
-  const limits = new Map<string, number>();
-  for (const [name, limit] of Object.entries(rules.headerLimits)) limits.set(name.toLowerCase(), limit);
+  let limits = headerLimitMaps.get(rules.headerLimits);
+  if (!limits) headerLimitMaps.set(rules.headerLimits, (limits = new Map(Object.entries(rules.headerLimits).map(([n, l]) => [n.toLowerCase(), l]))));
   if (limits.size === 0) return null;
   for (const [name, value] of Object.entries(headers)) {
     const limit = limits.get(name.toLowerCase());

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Settings } from '../config/schema.js';
+import { escapeHtml } from './html.js';
 import { describe, reasonPhrase, statusLabel, type HttpError } from './errors.js';
 
 export interface ErrorPageInput {
@@ -24,9 +25,6 @@ export interface ErrorPage {
   readonly body: Buffer;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 export function showsDetails(settings: Settings['httpErrors'] | undefined, loopback: boolean): boolean {
   const mode = settings?.errorMode ?? 'DetailedLocalOnly';

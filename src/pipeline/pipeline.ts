@@ -66,7 +66,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
   const bytesAtStart = { written: req.socket.bytesWritten, read: req.socket.bytesRead };
   let stage: StageName = 'beginRequest';
   try {
-    const begun = beginRequest(req, sites, generation.resolver);
+    const begun = beginRequest(req, sites, generation.resolvePath);
     ctx.site = begun.site;
     ctx.target = begun.target ?? undefined;
     ctx.resolution = begun.resolution ?? undefined;
@@ -112,6 +112,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     generation.log.error({ traceId: ctx.traceId, stage, err }, 'unhandled error in pipeline stage');
     fail(ctx, stage, httpError(500, 0, `unexpected error in ${stage}: ${(err as Error)?.message ?? String(err)}`));
   } finally {
-    await endRequest(ctx, generation, bytesAtStart);
+    const ending = endRequest(ctx, generation, bytesAtStart);
+    if (ending) await ending;
   }
 }

@@ -6,7 +6,9 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { resolveUrl, type CompiledConfig, type CompiledSite, type UrlResolution } from '../config/compile.js';
-import type { ParsedTarget } from '../filtering/target.js';
+import { parseRequestTarget, type ParsedTarget } from '../filtering/target.js';
+import { checkPath, type PathVerdict } from '../filtering/request-filter.js';
+import { isHttpError, type HttpError } from '../pipeline/errors.js';
 import { FileCache } from '../handlers/static/file-cache.js';
 import { FilterHost } from '../filters/host.js';
 import { CustomErrorPages } from '../pipeline/error-page.js';
@@ -29,13 +31,22 @@ export class TraceStore {
 
 const RESOLUTION_CACHE_MAX = 10_000;
 
+/** A request path parsed, resolved and checked once per configuration generation. */
+export interface ResolvedPath {
+  /** Parsed from the path alone: its rawQuery is ''. */
+  readonly target: ParsedTarget;
+  readonly resolution: UrlResolution;
+  readonly verdict: PathVerdict;
+}
+
 export class Generation {
   readonly fileCache: FileCache;
   readonly errorPages: CustomErrorPages;
   readonly traces = new TraceStore();
-  readonly resolver: (site: CompiledSite, target: ParsedTarget) => UrlResolution;
+  readonly resolvePath: (site: CompiledSite, rawPath: string) => ResolvedPath | HttpError;
   private readonly w3c = new Map<number, W3cLog>();
   private readonly resolutions = new Map<string, UrlResolution>();
+  private readonly paths = new Map<string, ResolvedPath | HttpError>();
 
   private constructor(
     readonly config: CompiledConfig,
@@ -45,7 +56,7 @@ export class Generation {
   ) {
     this.fileCache = new FileCache(config.server.fileCache);
     this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
-    this.resolver = (site, target) => this.resolve(site, target);
+    this.resolvePath = (site, rawPath) => this.resolvePathCached(site, rawPath);
     if (config.server.w3c.enabled) {
       for (const site of config.sites) {
         this.w3c.set(
@@ -67,7 +78,29 @@ export class Generation {
     return new Generation(config, filters, log, machineName);
   }
 
-  /** URL resolution is pure per generation, so it is cached by site and exact path. */
+  /**
+   * Parsing, resolution and the path rules of request filtering are pure per generation, so they are done once
+   * per (site, raw path) — refusals included, so a client repeating a bad URL costs a lookup too. The query
+   * string is not part of the key: it varies per request and is checked per request.
+   */
+  private resolvePathCached(site: CompiledSite, rawPath: string): ResolvedPath | HttpError {
+    const key = `${site.id} ${rawPath}`;
+    let hit = this.paths.get(key);
+    if (!hit) {
+      const target = parseRequestTarget(rawPath);
+      if (isHttpError(target)) {
+        hit = target;
+      } else {
+        const resolution = this.resolve(site, target);
+        hit = { target, resolution, verdict: checkPath(target, resolution.settings.requestFiltering) };
+      }
+      if (this.paths.size >= RESOLUTION_CACHE_MAX) this.paths.delete(this.paths.keys().next().value as string);
+      this.paths.set(key, hit);
+    }
+    return hit;
+  }
+
+  /** URL resolution is pure per generation, so it is cached by site and canonical path. */
   private resolve(site: CompiledSite, target: ParsedTarget): UrlResolution {
     const key = `${site.id}\u0000${target.path}`;
     let hit = this.resolutions.get(key);

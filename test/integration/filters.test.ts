@@ -52,14 +52,14 @@ sites:
   test('denials at beginRequest, authenticateRequest (401.4) and mapUrl; a throwing filter gives 500, not a crash', async () => {
     const blocked = await get(`http://127.0.0.1:${port}/blocked/x`);
     assert.equal(blocked.status, 404);
-    assert.match(blocked.text, /denied by filter &#34;audit&#34; in beginRequest: blocked by the test filter/);
+    assert.match(blocked.text, /denied by filter &quot;audit&quot; in beginRequest: blocked by the test filter/);
     const header = await get(`http://127.0.0.1:${port}/`, { headers: { 'x-deny': '1' } });
     assert.equal(header.status, 401);
     assert.match(header.text, /401\.4/);
     assert.equal((await get(`http://127.0.0.1:${port}/mapped.html`)).status, 403);
     const thrown = await get(`http://127.0.0.1:${port}/throw`);
     assert.equal(thrown.status, 500);
-    assert.match(thrown.text, /filter &#34;audit&#34; failed in beginRequest: boom/);
+    assert.match(thrown.text, /filter &quot;audit&quot; failed in beginRequest: boom/);
     assert.equal((await get(`http://127.0.0.1:${port}/`)).text, 'hello');
   });
 

@@ -7,6 +7,7 @@
  * neither files nor folders, and symlinks whose target leaves the content root — listing them would reveal
  * what containment hides. Very large folders are cut at MAX_LISTED entries, and the page says so.
  */
+import { escapeHtml } from '../../pipeline/html.js';
 import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -152,8 +153,5 @@ function hostOf(req: IncomingMessage): string {
   return typeof host === 'string' && host !== '' ? host : 'localhost';
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
+export { escapeHtml };

@@ -13,9 +13,24 @@ export interface AuthorizationDecision {
   readonly error?: HttpError;
 }
 
+// The decision depends only on the URL's resolution (cached per configuration generation) and the access the
+// handler needs, so it is made once per pair rather than once per request.
+const decisions = new WeakMap<UrlResolution, Map<string, AuthorizationDecision>>();
+
 export function authorizeRequest(handler: HandlerMapping, resolution: UrlResolution): AuthorizationDecision {
-  if (handler.requiredAccess === null) return { allowed: true, reason: `${handler.name} needs no access flag` };
-  const origin = resolution.origins.get('accessFlags');
-  const where = origin ? origin.level.label + (origin.position ? ` (${origin.position.file}:${origin.position.line})` : '') : 'built-in default';
-  return checkAccessFlags(resolution.settings.accessFlags, handler.requiredAccess, where);
+  const required = handler.requiredAccess;
+  let perResolution = decisions.get(resolution);
+  const known = perResolution?.get(required ?? '');
+  if (known) return known;
+  let decision: AuthorizationDecision;
+  if (required === null) {
+    decision = { allowed: true, reason: `${handler.name} needs no access flag` };
+  } else {
+    const origin = resolution.origins.get('accessFlags');
+    const where = origin ? origin.level.label + (origin.position ? ` (${origin.position.file}:${origin.position.line})` : '') : 'built-in default';
+    decision = checkAccessFlags(resolution.settings.accessFlags, required, where);
+  }
+  if (!perResolution) decisions.set(resolution, (perResolution = new Map()));
+  perResolution.set(required ?? '', decision);
+  return decision;
 }

@@ -70,13 +70,20 @@ function record(ctx: RequestContext, generation: Generation, bytesAtStart: { wri
   };
 }
 
-export async function endRequest(ctx: RequestContext, generation: Generation, bytesAtStart: { written: number; read: number }): Promise<void> {
-  try {
-    await sendError(ctx, generation);
-  } catch (err) {
-    generation.log.error({ traceId: ctx.traceId, err }, 'could not send the error response');
-    ctx.res.destroy();
-  }
+/** Synchronous unless an error page must be rendered, so a successful request pays for no extra promise. */
+export function endRequest(ctx: RequestContext, generation: Generation, bytesAtStart: { written: number; read: number }): Promise<void> | void {
+  if (!ctx.error) return afterResponse(ctx, generation, bytesAtStart);
+  return sendError(ctx, generation).then(
+    () => afterResponse(ctx, generation, bytesAtStart),
+    (err: unknown) => {
+      generation.log.error({ traceId: ctx.traceId, err }, 'could not send the error response');
+      ctx.res.destroy();
+      afterResponse(ctx, generation, bytesAtStart);
+    },
+  );
+}
+
+function afterResponse(ctx: RequestContext, generation: Generation, bytesAtStart: { written: number; read: number }): void {
   const finish = (): void => {
     try {
       const rec = record(ctx, generation, bytesAtStart);
@@ -94,6 +101,7 @@ export async function endRequest(ctx: RequestContext, generation: Generation, by
       generation.log.error({ traceId: ctx.traceId, err }, 'endRequest failed');
     }
   };
+  // The log line is written when the response is complete, so time-taken and sc-bytes are true.
   if (ctx.res.writableFinished || ctx.res.destroyed) finish();
   else ctx.res.once('close', finish);
 }

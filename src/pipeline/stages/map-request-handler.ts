@@ -7,7 +7,6 @@
 import type { AccessFlag } from '../../config/schema.js';
 import type { UrlResolution } from '../../config/compile.js';
 import type { ParsedTarget } from '../../filtering/target.js';
-import { physicalPathFor } from '../../filtering/physical-path.js';
 import { mapStatic, requiredAccess, type StaticMapping, type StaticTarget } from '../../handlers/static/map.js';
 import type { FileCache } from '../../handlers/static/file-cache.js';
 import { isHttpError, type HttpError } from '../errors.js';
@@ -30,7 +29,7 @@ const HANDLER_NAMES: Record<StaticMapping['kind'], string> = {
 
 export async function mapRequestHandler(target: ParsedTarget, resolution: UrlResolution, cache: FileCache): Promise<HandlerMapping | HttpError> {
   const vdir = resolution.virtualDirectory;
-  const physicalPath = physicalPathFor(vdir.physicalPath, resolution.remainder);
+  const physicalPath = resolution.physicalPath;
   const staticTarget: StaticTarget = {
     physicalPath,
     containmentRoot: vdir.physicalPath,
