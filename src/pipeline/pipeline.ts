@@ -20,6 +20,7 @@ import { authorizeRequest } from './stages/authorize-request.js';
 import { executeRequestHandler } from './stages/execute-request-handler.js';
 import { endRequest } from './stages/end-request.js';
 import { Trace } from './trace.js';
+import { discardBody, hasUnannouncedBody } from './body.js';
 
 // Trace ids: a per-process random prefix and a counter — unique, cheap, and sortable within a process.
 const TRACE_PREFIX = randomBytes(4).toString('hex');
@@ -105,6 +106,10 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     ctx.trace?.record(stage, 'allowed', decision.reason);
 
     stage = 'executeRequestHandler';
+    if (hasUnannouncedBody(req)) {
+      const tooLong = await discardBody(req, begun.resolution.settings.requestFiltering);
+      if (tooLong) return fail(ctx, 'beginRequest', tooLong);
+    }
     const refused = await executeRequestHandler(req, res, handler, generation.fileCache);
     if (refused) return fail(ctx, stage, refused);
     ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);

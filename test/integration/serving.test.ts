@@ -52,6 +52,9 @@ sites:
         settings: { accessFlags: [read, browse] }
       - path: /noread
         settings: { accessFlags: [] }
+      - path: /small
+        settings:
+          requestFiltering: { maxAllowedContentLength: 1000 }
       - path: /custom
         settings:
           httpErrors: { errorMode: Custom, pages: { "404": ${JSON.stringify(path.join(dir, 'custom404.html'))} } }
@@ -158,6 +161,31 @@ sites:
     const method = await get(`${base()}/index.html`, { method: 'DELETE' });
     assert.equal(method.status, 405);
     assert.equal(method.headers.allow, 'GET, HEAD');
+  });
+
+  test('a chunked body over the limit is refused with 413.1 and the connection closed; under it the file is served', async () => {
+    await mkdir(path.join(root, 'small'), { recursive: true });
+    await writeFile(path.join(root, 'small', 'f.txt'), 'small file');
+    const chunk = (n: number) => `${n.toString(16)}\r\n${'b'.repeat(n)}\r\n`;
+    const over = await rawRequest(port, `GET /small/f.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(800)}${chunk(800)}`);
+    assert.match(over.toString('latin1'), /^HTTP\/1\.1 413 [\s\S]*[Cc]onnection: close[\s\S]*413\.1/);
+    const under = await rawRequest(port, `GET /small/f.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk(500)}0\r\n\r\n`);
+    assert.match(under.toString('latin1'), /^HTTP\/1\.1 200 [\s\S]*small file$/);
+  });
+
+  test('malformed requests get 400 before the pipeline and the server keeps serving', async () => {
+    for (const bad of [
+      'GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+      'GET / HTTP/1.1\r\n\r\n',
+      'GARBAGE\r\n\r\n',
+      'GET / HTTP/9.9\r\nHost: x\r\n\r\n',
+    ]) {
+      const reply = (await rawRequest(port, bad)).toString('latin1');
+      assert.match(reply, /^HTTP\/1\.1 (400|505) /, JSON.stringify(bad));
+    }
+    assert.equal((await get(`${base()}/`)).status, 200);
   });
 
   test('the W3C log has IIS fields with substatus, and the operational log never prints credentials', async () => {
