@@ -1,0 +1,119 @@
+/**
+ * The local account store's contract (MODEL.md §2): users, groups, rights, lockout, verifiers and file ACLs.
+ * Implemented on SQLite by store.ts; the server and the CLI (separate processes) share one database, so every
+ * security-relevant change bumps a stamp that the server's caches compare on use.
+ */
+import type { SecurityDescriptor } from '../security/acl-types.js';
+import type { Sid } from '../security/sid.js';
+import type { UserRight } from '../security/token.js';
+
+export interface UserRecord {
+  readonly sid: Sid;
+  readonly rid: number;
+  /** The account name as created (case preserved; names compare case-insensitively). */
+  readonly name: string;
+  readonly fullName: string;
+  readonly description: string;
+  readonly disabled: boolean;
+  readonly passwordExpired: boolean;
+  readonly mustChangePassword: boolean;
+  /** OS account processes run as for this user (CGI as the user), or undefined. */
+  readonly osAccount: string | undefined;
+  readonly createdAt: string;
+  readonly passwordChangedAt: string | undefined;
+  /** Bumped by every change that must invalidate cached tokens of this user (password, flags, lockout, groups, rights). */
+  readonly stamp: number;
+}
+
+export interface GroupRecord {
+  readonly sid: Sid;
+  readonly name: string;
+  readonly description: string;
+  /** Built-in groups (Administrators, Users, Guests, IIS_IUSRS) cannot be removed. */
+  readonly builtin: boolean;
+}
+
+export interface LockoutPolicy {
+  /** Failed attempts that lock the account; 0 = never (Windows' default). */
+  readonly threshold: number;
+  /** Failures older than this no longer count. */
+  readonly observationWindowSeconds: number;
+  /** How long a lockout lasts; 0 = until an administrator unlocks. */
+  readonly durationSeconds: number;
+}
+
+export interface LockoutState {
+  readonly failures: number;
+  readonly lockedOut: boolean;
+  /** Epoch ms when the lockout ends; null while not locked or when locked until unlocked. */
+  readonly lockedUntil: number | null;
+}
+
+export type VerifierAlgorithm = 'scrypt' | 'argon2id';
+
+export interface NewUser {
+  readonly name: string;
+  readonly password: string;
+  readonly fullName?: string;
+  readonly description?: string;
+  readonly osAccount?: string;
+  /** Group names to join (default: Users). */
+  readonly groups?: readonly string[];
+  readonly mustChangePassword?: boolean;
+}
+
+export interface AccountStore {
+  readonly machineName: string;
+  readonly machineSid: Sid;
+
+  createUser(user: NewUser): Promise<UserRecord>;
+  findUser(name: string): UserRecord | undefined;
+  findUserBySid(sid: Sid): UserRecord | undefined;
+  listUsers(): UserRecord[];
+  setPassword(name: string, password: string): Promise<void>;
+  setDisabled(name: string, disabled: boolean): void;
+  setPasswordFlags(name: string, flags: { passwordExpired?: boolean; mustChangePassword?: boolean }): void;
+  setOsAccount(name: string, osAccount: string | null): void;
+  removeUser(name: string): void;
+  /** Constant-time verification against the stored slow hash; false for users without one. */
+  verifyPassword(user: UserRecord, password: string): Promise<boolean>;
+  /** The current stamp of a user plus the store-wide epoch (group and rights changes): what cached tokens compare. */
+  currentStamp(sid: Sid): { readonly user: number; readonly epoch: number } | undefined;
+
+  createGroup(name: string, description?: string): GroupRecord;
+  findGroup(name: string): GroupRecord | undefined;
+  listGroups(): GroupRecord[];
+  removeGroup(name: string): void;
+  addMember(group: string, user: string): void;
+  removeMember(group: string, user: string): void;
+  members(group: string): UserRecord[];
+  groupsOf(userSid: Sid): GroupRecord[];
+
+  /** `principal` is a user or group name, or a SID string (well-known SIDs such as Everyone allowed). */
+  grantRight(principal: string, right: UserRight): void;
+  revokeRight(principal: string, right: UserRight): void;
+  /** Rights held by any of these SIDs. */
+  rightsOf(sids: Iterable<Sid>): Set<UserRight>;
+  listRights(): { readonly right: UserRight; readonly sid: Sid; readonly name: string }[];
+
+  lockoutPolicy(): LockoutPolicy;
+  setLockoutPolicy(policy: LockoutPolicy): void;
+  lockoutState(sid: Sid, now: number): LockoutState;
+  /** Counts one failed attempt (atomically) and locks the account when the policy says so. */
+  recordFailure(sid: Sid, now: number): LockoutState;
+  resetFailures(sid: Sid): void;
+  unlock(name: string): void;
+
+  /** Resolves a user or group name (`name`, `MACHINE\name`), a well-known name (`Everyone`, `IUSR`…) or a SID string. */
+  resolvePrincipal(nameOrSid: string): { readonly sid: Sid; readonly name: string } | undefined;
+  /** The display name of a SID (`MACHINE\alice`, `BUILTIN\Users`), or the SID itself when unknown. */
+  nameOf(sid: Sid): string;
+
+  getDescriptor(path: string): SecurityDescriptor | undefined;
+  setDescriptor(path: string, descriptor: SecurityDescriptor | null): void;
+  listDescriptors(): { readonly path: string; readonly descriptor: SecurityDescriptor }[];
+  /** Bumped by every ACL change, so servers can drop cached effective ACLs. */
+  aclEpoch(): number;
+
+  close(): void;
+}
