@@ -3,6 +3,7 @@
  * bindings, the inheritance nodes along each site's URL namespace, and the virtual-directory map from URL to disk.
  * One CompiledConfig is one configuration generation; a reload builds a new one and swaps it whole.
  */
+import path from 'node:path';
 import { physicalPathFor } from '../filtering/physical-path.js';
 import { isUnder, inheritSettings, type ConfigLevel, type EffectiveSettings } from './inherit.js';
 import type { LoadedConfig } from './load.js';
@@ -45,6 +46,11 @@ export interface ServerOptions {
   readonly maxConnections: number | undefined;
   readonly fileCache: { readonly ttlMilliseconds: number; readonly maxFileBytes: number; readonly maxEntries: number };
   readonly filters: readonly { readonly name: string; readonly module: string }[];
+  /** The account store; undefined = the state folder's accounts.db (decided by the caller that knows it). */
+  readonly accountsDatabase: string | undefined;
+  readonly userTokenTtlMs: number;
+  /** The audit log; undefined = <logDirectory>/audit.log. */
+  readonly auditLog: string;
 }
 
 export interface CompiledConfig {
@@ -137,6 +143,9 @@ export function compileConfig(loaded: LoadedConfig, logDirectoryDefault: string)
         maxEntries: s.fileCache?.maxEntries ?? 10_000,
       },
       filters: s.filters ?? [],
+      accountsDatabase: s.security?.accountsDatabase,
+      userTokenTtlMs: seconds(s.security?.userTokenTTL, 900),
+      auditLog: s.security?.auditLog ?? path.join(s.logging?.directory ?? logDirectoryDefault, 'audit.log'),
     },
   };
 }

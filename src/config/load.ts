@@ -116,6 +116,9 @@ function absolutize(input: ConfigInput, directory: string): ConfigInput {
   const logging = input.server?.logging;
   if (logging?.directory !== undefined) logging.directory = abs(logging.directory);
   for (const filter of input.server?.filters ?? []) filter.module = abs(filter.module);
+  const security = input.server?.security;
+  if (security?.accountsDatabase !== undefined) security.accountsDatabase = abs(security.accountsDatabase);
+  if (security?.auditLog !== undefined) security.auditLog = abs(security.auditLog);
   return input;
 }
 

@@ -92,6 +92,49 @@ const HttpErrorsSchema = Type.Object(
   strict,
 );
 
+const LogonMethodSchema = Type.Union([Type.Literal('Interactive'), Type.Literal('Batch'), Type.Literal('Network'), Type.Literal('ClearText')], {
+  description: 'IIS logonMethod: the logon type of the token (Interactive, Batch, Network, ClearText = network logon that keeps the password for delegation).',
+});
+
+export const AUTH_SCHEMES = ['Negotiate', 'NTLM', 'Digest', 'Basic'] as const;
+export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+const AuthenticationSchema = Type.Object(
+  {
+    order: Type.Array(Type.Union(AUTH_SCHEMES.map((s) => Type.Literal(s))), {
+      uniqueItems: true,
+      description: 'Order of the WWW-Authenticate challenges (one line per enabled scheme). Default: Negotiate, NTLM, Digest, Basic.',
+    }),
+    anonymous: Type.Partial(
+      Type.Object(
+        {
+          enabled: Type.Boolean(),
+          userName: Type.String({ description: 'The anonymous account: IUSR (default, the built-in account), a local account (with password), or "" for the process identity.' }),
+          password: Type.String({ description: 'Password of the anonymous account when it is a local account.' }),
+          logonMethod: LogonMethodSchema,
+          passwordSync: Type.Boolean({ description: 'IIS 4/5 password synchronisation: a network token without delegable credentials, no password needed.' }),
+        },
+        strict,
+      ),
+      strict,
+    ),
+    basic: Type.Partial(
+      Type.Object(
+        {
+          enabled: Type.Boolean(),
+          realm: Type.String(),
+          defaultLogonDomain: Type.String({ description: 'Domain for user names given without one; "" = this machine.' }),
+          logonMethod: LogonMethodSchema,
+          allowCleartext: Type.Boolean({ description: 'Accept Basic over plain HTTP from remote clients (passwords travel in clear). Default false: HTTPS or loopback only.' }),
+        },
+        strict,
+      ),
+      strict,
+    ),
+  },
+  strict,
+);
+
 const TraceSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Record a per-request trace of every pipeline decision (off by default).' }),
@@ -108,6 +151,7 @@ export const SettingsSchema = Type.Partial(
       requestFiltering: Type.Partial(RequestFilteringSchema),
       httpErrors: Type.Partial(HttpErrorsSchema),
       trace: Type.Partial(TraceSchema),
+      authentication: Type.Partial(AuthenticationSchema),
     },
     strict,
   ),
@@ -123,6 +167,13 @@ export interface Settings {
   requestFiltering: Static<typeof RequestFilteringSchema>;
   httpErrors: Static<typeof HttpErrorsSchema>;
   trace: Static<typeof TraceSchema>;
+  authentication: AuthenticationSettings;
+}
+
+export interface AuthenticationSettings {
+  order: AuthScheme[];
+  anonymous: { enabled: boolean; userName: string; password: string; logonMethod: Static<typeof LogonMethodSchema>; passwordSync: boolean };
+  basic: { enabled: boolean; realm: string; defaultLogonDomain: string; logonMethod: Static<typeof LogonMethodSchema>; allowCleartext: boolean };
 }
 
 const BindingSchema = Type.Object(
@@ -232,6 +283,16 @@ const ServerSchema = Type.Object(
         strict,
       ),
     ),
+    security: Type.Optional(
+      Type.Object(
+        {
+          accountsDatabase: Type.Optional(Type.String({ minLength: 1, description: 'The SQLite account store (users, groups, rights, ACLs). Default: <home>/accounts.db.' })),
+          userTokenTTL: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds a token from a password logon is reused for the same credentials (IIS UserTokenTTL, default 900; 0 disables the cache).' })),
+          auditLog: Type.Optional(Type.String({ minLength: 1, description: 'Audit log file (JSON lines). Default: <logs>/audit.log.' })),
+        },
+        strict,
+      ),
+    ),
     filters: Type.Optional(
       Type.Array(
         Type.Object({ name: NonEmpty, module: NonEmpty }, { ...strict, description: 'A filter module, absolute or relative to the configuration file. Filters run as the process identity.' }),
@@ -272,6 +333,11 @@ export const BUILTIN_SETTINGS: Settings = {
   },
   httpErrors: { errorMode: 'DetailedLocalOnly', pages: {} },
   trace: { enabled: false },
+  authentication: {
+    order: ['Negotiate', 'NTLM', 'Digest', 'Basic'],
+    anonymous: { enabled: true, userName: 'IUSR', password: '', logonMethod: 'ClearText', passwordSync: false },
+    basic: { enabled: false, realm: '', defaultLogonDomain: '', logonMethod: 'ClearText', allowCleartext: false },
+  },
 };
 
 /** Sections whose values are dictionaries: inherited key by key rather than as one value. */
