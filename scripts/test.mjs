@@ -17,6 +17,13 @@ if (run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '
   console.error('npm test: the TypeScript build failed.');
   process.exit(1);
 }
+// Only *.test.js files are tests: node 20 would also run every other .js file under a folder named test (helpers,
+// the child programs crash tests start), so the list is made here.
+import { readdirSync } from 'node:fs';
+const testFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.js') ? [path.join(dir, e.name)] : [],
+  );
 const extra = process.argv.slice(2);
-const targets = extra.length ? extra : ['dist/test/'];
+const targets = extra.length ? extra : testFiles(path.join(root, 'dist/test')).sort();
 process.exit(run(process.execPath, ['--test', '--test-timeout=120000', ...targets]));

@@ -4,6 +4,10 @@
  */
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { openSecurity } from '../security/services.js';
+import { initDemoSecurity, writeRootAcl } from '../state/security-init.js';
+import { demoPort } from '../state/default-config.js';
 import { createOperationalLog, flushOperationalLog } from '../logging/operational.js';
 import { ConfigError, PersonaServer } from '../server/server.js';
 import { ensureHome, writeRunFile } from '../state/home.js';
@@ -16,9 +20,25 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const layout = layoutFrom(options);
   const state = await ensureHome(layout);
   const log = createOperationalLog({ level: process.env.PERSONA_LOG_LEVEL ?? 'info', file: path.join(layout.logDirectory, 'persona.log') });
+  const identity = processIdentity();
+  const securityLines: string[] = [];
   let server: PersonaServer;
   try {
-    server = await PersonaServer.start({ configFile: layout.configFile, logDirectory: layout.logDirectory, machineName: state.machine.machineName, log });
+    server = await PersonaServer.start({
+      configFile: layout.configFile,
+      logDirectory: layout.logDirectory,
+      log,
+      openSecurity: (config) => {
+        const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
+        const firstDatabase = !existsSync(databaseFile);
+        const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName });
+        if (firstDatabase) {
+          writeRootAcl(security.store);
+          securityLines.push(`account store ${databaseFile} (root ACL: Administrators and SYSTEM full control, Users read & execute)`);
+        }
+        return security;
+      },
+    });
   } catch (err) {
     const message = err instanceof ConfigError ? `${err.message}\npersona: the configuration is invalid; not starting` : `persona: ${(err as Error).message}`;
     console.error(message);
@@ -35,9 +55,12 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   await writeRunFile(layout.pidFile, `${process.pid}\n`);
   await writeStatus();
 
-  const identity = processIdentity();
+  if (state.created.some((c) => c.startsWith('demo site'))) {
+    const demoSite = server.config.sites.find((s) => s.name === 'Demo');
+    securityLines.push(...(await initDemoSecurity(server.securityServices.store, layout.demoRoot, demoSite?.bindings[0]?.port ?? demoPort())));
+  }
   const lines = [`Persona ${VERSION} started (pid ${process.pid}, process identity ${identity.userName} uid=${identity.uid} gid=${identity.gid})`];
-  if (state.created.length) lines.push('First run — created:', ...state.created.map((c) => `  ${c}`));
+  if (state.created.length || securityLines.length) lines.push('First run — created:', ...[...state.created, ...securityLines].map((c) => `  ${c}`));
   lines.push(
     `  configuration   ${layout.configFile}`,
     `  machine         ${state.machine.machineName} (${state.machine.machineSid})`,

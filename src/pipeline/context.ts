@@ -9,14 +9,8 @@ import type { HttpError } from './errors.js';
 import type { ConnectionInfo } from '../server/connection.js';
 import type { HandlerMapping } from './stages/map-request-handler.js';
 import type { Trace } from './trace.js';
+import type { Token } from '../security/token.js';
 
-/** The authenticated identity. The security-core issue replaces this with a full Windows-style token. */
-export interface RequestUser {
-  /** `DOMAIN\user`, or '' for anonymous (W3C cs-username '-'). */
-  readonly name: string;
-  /** Authentication package: 'Anonymous', 'Basic', 'NTLM'… */
-  readonly authType: string;
-}
 
 export const STAGES = [
   'accept',
@@ -38,7 +32,8 @@ export interface RequestContext {
   site: CompiledSite | undefined;
   target: ParsedTarget | undefined;
   resolution: UrlResolution | undefined;
-  user: RequestUser;
+  /** The authenticated identity, once authenticateRequest has run. */
+  token: Token | undefined;
   handler: HandlerMapping | undefined;
   error: HttpError | undefined;
   /** The stage that produced `error`, for detailed error pages and logs. */

@@ -14,7 +14,10 @@ import type { FilterRequestView } from '../filters/api.js';
 import type { RequestContext, StageName } from './context.js';
 import { httpError, isHttpError, type HttpError } from './errors.js';
 import { beginRequest, isRefusal } from './stages/begin-request.js';
-import { ANONYMOUS, authenticateRequest } from './stages/authenticate-request.js';
+import { authenticateRequest } from './stages/authenticate-request.js';
+import { challengesFor } from '../auth/challenges.js';
+import { hostName } from '../server/site-selection.js';
+import { isAnonymousToken } from '../security/token.js';
 import { mapRequestHandler } from './stages/map-request-handler.js';
 import { authorizeRequest } from './stages/authorize-request.js';
 import { executeRequestHandler } from './stages/execute-request-handler.js';
@@ -41,8 +44,8 @@ export function filterView(ctx: RequestContext): FilterRequestView {
     headers: ctx.req.headers,
     clientIp: ctx.connection.remoteAddress,
     siteName: ctx.site?.name,
-    userName: ctx.user.name,
-    authType: ctx.user.authType,
+    userName: ctx.token && !isAnonymousToken(ctx.token) ? ctx.token.user.name : '',
+    authType: ctx.token?.authPackage ?? '',
   };
 }
 
@@ -58,7 +61,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     site: undefined,
     target: undefined,
     resolution: undefined,
-    user: ANONYMOUS,
+    token: undefined,
     handler: undefined,
     error: undefined,
     failedStage: undefined,
@@ -83,8 +86,16 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     }
 
     stage = 'authenticateRequest';
-    ctx.user = authenticateRequest();
-    ctx.trace?.record(stage, ctx.user.name ? `user ${ctx.user.name}` : 'anonymous', `package ${ctx.user.authType}`);
+    const security = generation.security;
+    const authentication = begun.resolution.settings.authentication;
+    const challenges = challengesFor(authentication, connection, hostName(req.headers.host));
+    const authenticated = await authenticateRequest(
+      { req, connection, settings: authentication, applicationPool: begun.resolution.application.applicationPool, traceId: ctx.traceId, challenges },
+      security,
+    );
+    if (isHttpError(authenticated)) return fail(ctx, stage, authenticated);
+    ctx.token = authenticated.token;
+    ctx.trace?.record(stage, authenticated.token.user.name, authenticated.how);
     if (filters.has('authenticateRequest')) {
       const denied = await filters.decide('authenticateRequest', filterView(ctx));
       if (denied) return fail(ctx, stage, denied);
@@ -101,8 +112,24 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     }
 
     stage = 'authorizeRequest';
-    const decision = authorizeRequest(handler, begun.resolution);
-    if (!decision.allowed) return fail(ctx, stage, decision.error ?? httpError(403, 0, decision.reason));
+    const decision = authorizeRequest(handler, begun.resolution, authenticated.token, challenges, security);
+    if (!decision.allowed) {
+      if (decision.acl) {
+        security.audit.write({
+          eventId: 4656,
+          account: authenticated.token.user.name,
+          domain: '',
+          sid: authenticated.token.user.sid,
+          package: authenticated.token.authPackage,
+          clientAddress: connection.remoteAddress,
+          object: handler.physicalPath,
+          desiredAccess: `0x${decision.acl.desired.toString(16)}`,
+          reason: decision.reason,
+          traceId: ctx.traceId,
+        });
+      }
+      return fail(ctx, stage, decision.error ?? httpError(403, 0, decision.reason));
+    }
     ctx.trace?.record(stage, 'allowed', decision.reason);
 
     stage = 'executeRequestHandler';

@@ -15,6 +15,7 @@ import { CustomErrorPages } from '../pipeline/error-page.js';
 import { DEFAULT_W3C_FIELDS, W3cLog } from '../logging/w3c.js';
 import type { Trace } from '../pipeline/trace.js';
 import { VERSION } from '../version.js';
+import type { SecurityServices } from '../security/services.js';
 
 /** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
 export class TraceStore {
@@ -53,6 +54,7 @@ export class Generation {
     readonly filters: FilterHost,
     readonly log: Logger,
     readonly machineName: string,
+    readonly security: SecurityServices,
   ) {
     this.fileCache = new FileCache(config.server.fileCache);
     this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
@@ -73,9 +75,9 @@ export class Generation {
     }
   }
 
-  static async create(config: CompiledConfig, log: Logger, machineName: string): Promise<Generation> {
+  static async create(config: CompiledConfig, log: Logger, security: SecurityServices): Promise<Generation> {
     const filters = await FilterHost.load(config.server.filters, log);
-    return new Generation(config, filters, log, machineName);
+    return new Generation(config, filters, log, security.machineName, security);
   }
 
   /**

@@ -13,12 +13,14 @@ import { httpError, reasonPhrase } from '../pipeline/errors.js';
 import { connectionInfo } from './connection.js';
 import { Generation } from './generation.js';
 import { Listener, planListeners } from './listeners.js';
+import { closeSecurity, type SecurityServices } from '../security/services.js';
 
 export interface ServerOptions {
   readonly configFile: string;
   readonly logDirectory: string;
-  readonly machineName: string;
   readonly log: Logger;
+  /** Opens the security services once, from the first configuration (account store path, token TTL, audit log). */
+  readonly openSecurity: (config: CompiledConfig) => SecurityServices;
 }
 
 export type ReloadResult = { readonly ok: true; readonly listeners: string[] } | { readonly ok: false; readonly problems: string };
@@ -37,6 +39,7 @@ async function loadAndCompile(options: ServerOptions): Promise<CompiledConfig> {
 
 export class PersonaServer {
   private generation!: Generation;
+  private security!: SecurityServices;
   private readonly listeners = new Map<string, Listener>();
   private reloading: Promise<ReloadResult> | undefined;
 
@@ -45,7 +48,8 @@ export class PersonaServer {
   static async start(options: ServerOptions): Promise<PersonaServer> {
     const server = new PersonaServer(options);
     const config = await loadAndCompile(options);
-    server.generation = await Generation.create(config, options.log, options.machineName);
+    server.security = options.openSecurity(config);
+    server.generation = await Generation.create(config, options.log, server.security);
     try {
       await server.applyListeners(config);
     } catch (err) {
@@ -53,6 +57,10 @@ export class PersonaServer {
       throw err;
     }
     return server;
+  }
+
+  get securityServices(): SecurityServices {
+    return this.security;
   }
 
   get config(): CompiledConfig {
@@ -138,7 +146,7 @@ export class PersonaServer {
     let next: Generation | undefined;
     try {
       const config = await loadAndCompile(this.options);
-      next = await Generation.create(config, log, this.options.machineName);
+      next = await Generation.create(config, log, this.security);
       await this.applyListeners(config);
     } catch (err) {
       void next?.close();
@@ -158,5 +166,6 @@ export class PersonaServer {
     await Promise.all([...this.listeners.values()].map((l) => l.close(2000)));
     this.listeners.clear();
     await this.generation?.close();
+    if (this.security) await closeSecurity(this.security);
   }
 }

@@ -37,6 +37,10 @@ sites:
       - { protocol: http, ip: 127.0.0.1, port: ${demoPort()} }
     physicalPath: demo/wwwroot
     settings:
+      authentication:
+        # Anonymous requests run as IUSR; where the ACL denies IUSR (the secure folder) the browser is asked to log on.
+        anonymous: { enabled: true, userName: IUSR }
+        basic: { enabled: true, realm: Persona demo }   # over plain HTTP only from this machine
       httpErrors:
         # Remote clients get this page for a plain 404; clients on this machine get the detailed page.
         pages: { "404": demo/errors/404.html }

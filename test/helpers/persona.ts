@@ -85,11 +85,22 @@ export class RunningPersona {
   }
 }
 
-/** Starts persona with `config` (YAML text) written to <home>/persona.yaml, and waits until it prints "started". */
-export async function startPersona(config: string | undefined, opts: { home?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningPersona> {
+/**
+ * Starts persona with `config` (YAML text) written to <home>/persona.yaml, and waits until it prints "started".
+ * `publicRoots`: folders anonymous requests (IUSR) may read, granted with the real `persona acl grant` first — a new
+ * installation's root ACL lets only Users read, as a new folder on Windows does not let IUSR in.
+ */
+export async function startPersona(
+  config: string | undefined,
+  opts: { home?: string; env?: NodeJS.ProcessEnv; args?: string[]; publicRoots?: readonly string[] } = {},
+): Promise<RunningPersona> {
   const home = opts.home ?? (await tempDir('home'));
   await mkdir(home, { recursive: true });
   if (config !== undefined) await writeFile(path.join(home, 'persona.yaml'), config);
+  for (const root of opts.publicRoots ?? []) {
+    const r = persona(['--home', home, 'acl', 'grant', root, 'IUSR:(OI)(CI)RX'], opts.env);
+    if (r.status !== 0) throw new Error(`persona acl grant ${root} failed (${r.status}): ${r.stderr}`);
+  }
   const child = spawn(process.execPath, [CLI, '--home', home, ...(opts.args ?? []), 'serve'], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -111,7 +111,7 @@ describe('containment', () => {
     let port: number;
     before(async () => {
       port = await freePort();
-      server = await startPersona(configYaml(port, tree.www, tree.shared));
+      server = await startPersona(configYaml(port, tree.www, tree.shared), { publicRoots: [tree.www, tree.shared] });
     });
     after(async () => server?.stop());
 

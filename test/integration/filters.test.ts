@@ -45,7 +45,7 @@ sites:
   - name: F
     bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]
     physicalPath: ${path.join(dir, 'www')}
-`, { home: dir });
+`, { home: dir, publicRoots: [path.join(dir, 'www')] });
   });
   after(async () => server?.stop());
 

@@ -12,7 +12,8 @@ import { freePort, get, persona, startPersona, tempDir } from '../helpers/person
 test('first start creates the state folder and serves the demo site; a second start reuses it', async () => {
   const home = path.join(await tempDir('first'), 'state');
   const port = await freePort();
-  const env = { PERSONA_DEMO_PORT: String(port) };
+  const password = 'demo-pass-Ünïcode-1';
+  const env = { PERSONA_DEMO_PORT: String(port), PERSONA_DEMO_PASSWORD: password };
 
   const first = await startPersona(undefined, { home, env });
   try {
@@ -33,6 +34,20 @@ test('first start creates the state folder and serves the demo site; a second st
     const privateNote = await get(`http://127.0.0.1:${port}/files/private/note.txt`);
     assert.equal(privateNote.status, 403);
     assert.match(privateNote.text, /403\.2/);
+
+    // The secure folder: its ACL lets Users read, not IUSR, so an anonymous request is asked to log on (401.2).
+    assert.match(first.output, new RegExp(`demo login: alice / ${password}`));
+    const anonymous = await get(`http://127.0.0.1:${port}/secure/`);
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.text, /401\.2/);
+    assert.equal(anonymous.headers['www-authenticate'], 'Basic realm="Persona demo", charset="UTF-8"');
+    const basic = (user: string, pw: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
+    const loggedOn = await get(`http://127.0.0.1:${port}/secure/`, basic('alice', password));
+    assert.equal(loggedOn.status, 200);
+    assert.match(loggedOn.text, /Secure area/);
+    const wrong = await get(`http://127.0.0.1:${port}/secure/`, basic('alice', 'nope'));
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.text, /401\.1/);
   } finally {
     assert.equal(await first.stop(), 0);
   }

@@ -58,7 +58,7 @@ sites:
       - path: /custom
         settings:
           httpErrors: { errorMode: Custom, pages: { "404": ${JSON.stringify(path.join(dir, 'custom404.html'))} } }
-`);
+`, { publicRoots: [root] });
   });
   after(async () => server?.stop());
 

@@ -63,7 +63,7 @@ sites:
     tls: { certificate: ${b.cert}, key: ${b.key} }
     physicalPath: ${path.join(dir, 'beta')}
 ${extra}`;
-    server = await startPersona(config());
+    server = await startPersona(config(), { publicRoots: ['alpha', 'beta', 'gamma'].map((site) => path.join(dir, site)) });
   });
   after(async () => server?.stop());
 

@@ -1,13 +1,151 @@
 /**
- * Stage `authenticateRequest` — the slot the security-core issue fills with providers (Anonymous, Basic, then
- * NTLM, Digest, Negotiate, certificates) that turn credentials into a Windows-style token or answer 401 with
- * challenges. Until then every request is anonymous: there is no token and `cs-username` is '-', which is exactly
- * what IIS logs for anonymous requests.
+ * Stage `authenticateRequest`: turn the request's credentials into a token (MODEL.md §3, §5), or refuse.
+ *
+ * - An Authorization header is handled by the provider of its scheme (Basic here; NTLM, Digest, Negotiate and
+ *   certificates join as providers). Credentials of a scheme this URL does not enable are ignored where anonymous
+ *   access is on, and refused with 401.2 and the challenges where it is off.
+ * - Without one, the request is anonymous when anonymous authentication is enabled (IUSR, a configured account, or
+ *   the process identity), else 401.2 with one challenge per enabled scheme.
+ * Reasons that could tell a client which part of a logon was wrong stay in the audit log (MODEL.md §3).
  */
-import type { RequestUser } from '../context.js';
+import type { IncomingMessage } from 'node:http';
+import type { AuthenticationSettings } from '../../config/schema.js';
+import { basicUsable } from '../../auth/challenges.js';
+import { parseAuthorization } from '../../auth/credentials-header.js';
+import { parseBasicCredentials } from '../../auth/basic-credentials.js';
+import type { ConnectionInfo } from '../../server/connection.js';
+import { logonUser, splitAccountName } from '../../security/logon.js';
+import { iusrToken, processIdentityToken } from '../../security/process-identity.js';
+import type { SecurityServices } from '../../security/services.js';
+import type { Token } from '../../security/token.js';
+import { httpError, isHttpError, Win32, type HttpError } from '../errors.js';
 
-export const ANONYMOUS: RequestUser = Object.freeze({ name: '', authType: 'Anonymous' });
+export interface Authenticated {
+  readonly token: Token;
+  /** How the token was obtained, for the trace. */
+  readonly how: string;
+}
 
-export function authenticateRequest(): RequestUser {
-  return ANONYMOUS;
+export interface AuthenticationInput {
+  readonly req: IncomingMessage;
+  readonly connection: ConnectionInfo;
+  readonly settings: AuthenticationSettings;
+  readonly applicationPool: string;
+  readonly traceId: string;
+  /** challengesFor(settings, connection, host): computed once by the pipeline, used here and by authorization. */
+  readonly challenges: readonly string[];
+}
+
+/** A 401 carrying the challenges the client may answer. */
+export function unauthorized(substatus: number, reason: string, challenges: readonly string[], win32 = substatus === 1 ? Win32.LOGON_FAILURE : Win32.ACCESS_DENIED): HttpError {
+  return httpError(401, substatus, reason, win32, challenges.length ? { 'WWW-Authenticate': [...challenges] } : undefined);
+}
+
+export function enabledSchemes(settings: AuthenticationSettings): string[] {
+  return [...(settings.anonymous.enabled ? ['Anonymous'] : []), ...(settings.basic.enabled ? ['Basic'] : [])];
+}
+
+export async function authenticateRequest(input: AuthenticationInput, security: SecurityServices): Promise<Authenticated | HttpError> {
+  const { req, connection, settings, challenges } = input;
+  const credentials = parseAuthorization(req.headers.authorization);
+  if (isHttpError(credentials)) return credentials;
+
+  if (credentials) {
+    if (credentials.schemeLower === 'basic' && settings.basic.enabled) {
+      if (!basicUsable(settings, connection)) {
+        return httpError(
+          403,
+          4,
+          'Basic authentication sends the password in clear text: this URL accepts it only over HTTPS or from this machine ' +
+            '(authentication.basic.allowCleartext: true accepts it over plain HTTP)',
+        );
+      }
+      return basic(credentials.rest, input, security, challenges);
+    }
+    // Credentials for a scheme this URL does not enable are not an identity here. Where anonymous access is on
+    // they are ignored (a browser may send Basic credentials it cached for another path of the site); else 401.2.
+    if (!settings.anonymous.enabled) {
+      return unauthorized(
+        2,
+        `the client sent ${credentials.scheme} credentials, which this URL does not accept (enabled: ${enabledSchemes(settings).join(', ') || 'none'})`,
+        challenges,
+      );
+    }
+  }
+
+  if (settings.anonymous.enabled) return anonymous(input, security, challenges);
+  return unauthorized(
+    2,
+    challenges.length
+      ? 'anonymous access is disabled for this URL: the client must authenticate'
+      : 'no authentication method is enabled for this URL (anonymous is off and no scheme is usable on this connection)',
+    challenges,
+  );
+}
+
+async function basic(token68: string, input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
+  const parsed = parseBasicCredentials(token68);
+  if (isHttpError(parsed)) return parsed.status === 401 ? unauthorized(parsed.substatus, parsed.reason, challenges) : parsed;
+  const basicSettings = input.settings.basic;
+  const account = splitAccountName(parsed.userId, basicSettings.defaultLogonDomain, security.machineName);
+  const key = security.tokens.key(['Basic', account.domain.toUpperCase(), account.name.toLowerCase(), parsed.password, basicSettings.logonMethod]);
+  const cached = security.tokens.get(key, security.store);
+  if (cached) return { token: cached, how: `Basic, token cache hit for ${cached.user.name}` };
+  // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
+  const user = security.store.findUser(account.name);
+  const stamp = user ? security.store.currentStamp(user.sid) : undefined;
+  const result = await logonUser(
+    security.store,
+    {
+      name: account.name,
+      domain: account.domain,
+      password: parsed.password,
+      logonMethod: basicSettings.logonMethod,
+      authPackage: 'Basic',
+      defaultLogonDomain: basicSettings.defaultLogonDomain,
+      clientAddress: input.connection.remoteAddress,
+    },
+    security.audit,
+  );
+  if (!result.ok) {
+    return unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges);
+  }
+  if (stamp) security.tokens.put(key, result.token, stamp);
+  return { token: result.token, how: `Basic logon of ${result.token.user.name} (${basicSettings.logonMethod})` };
+}
+
+const BUILT_IN_ANONYMOUS = new Set(['iusr', 'nt authority\\iusr']);
+
+async function anonymous(input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
+  const a = input.settings.anonymous;
+  if (a.userName === '') {
+    return { token: processIdentityToken(input.applicationPool, security.processUser), how: `anonymous as the process identity (pool ${input.applicationPool})` };
+  }
+  if (BUILT_IN_ANONYMOUS.has(a.userName.toLowerCase())) return { token: iusrToken(a.logonMethod), how: 'anonymous as IUSR' };
+  const account = splitAccountName(a.userName, '', security.machineName);
+  const method = a.passwordSync ? 'Network' : a.logonMethod;
+  const key = security.tokens.key(['Anonymous', account.domain.toUpperCase(), account.name.toLowerCase(), a.passwordSync ? '' : a.password, method]);
+  const cached = security.tokens.get(key, security.store);
+  if (cached) return { token: cached, how: `anonymous as ${cached.user.name}, token cache hit` };
+  const user = security.store.findUser(account.name);
+  const stamp = user ? security.store.currentStamp(user.sid) : undefined;
+  const result = await logonUser(
+    security.store,
+    {
+      name: account.name,
+      domain: account.domain,
+      password: a.password,
+      logonMethod: method,
+      authPackage: 'Anonymous',
+      defaultLogonDomain: '',
+      clientAddress: input.connection.remoteAddress,
+      passwordSync: a.passwordSync,
+    },
+    security.audit,
+  );
+  if (!result.ok) {
+    return unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges);
+  }
+  if (stamp) security.tokens.put(key, result.token, stamp);
+  return { token: result.token, how: `anonymous as ${result.token.user.name}${a.passwordSync ? ' (password sync: network token)' : ''}` };
 }

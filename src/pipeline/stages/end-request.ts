@@ -6,6 +6,7 @@ import type { Generation } from '../../server/generation.js';
 import type { W3cRecord } from '../../logging/w3c.js';
 import type { RequestContext } from '../context.js';
 import { filterView } from '../pipeline.js';
+import { isAnonymousToken } from '../../security/token.js';
 
 async function sendError(ctx: RequestContext, generation: Generation): Promise<void> {
   const { res, req } = ctx;
@@ -54,7 +55,7 @@ function record(ctx: RequestContext, generation: Generation, bytesAtStart: { wri
     // cs-uri-stem is the path as decoded by request filtering when it got that far, else as received.
     uriStem: ctx.target?.path ?? (q >= 0 ? url.slice(0, q) : url),
     uriQuery: q >= 0 ? url.slice(q + 1) : '',
-    username: ctx.user.name,
+    username: ctx.token && !isAnonymousToken(ctx.token) ? ctx.token.user.name : '',
     version: `HTTP/${req.httpVersion}`,
     userAgent: req.headers['user-agent'],
     cookie: req.headers.cookie,

@@ -1,0 +1,44 @@
+/**
+ * The security services a server process holds for its lifetime: the account store, the token cache, the audit log
+ * and the ACL resolver. Opened once at start (not per configuration generation): the store is shared with the CLI and
+ * its stamps keep the caches honest across processes.
+ */
+import { openAccountStore } from '../accounts/store.js';
+import type { AccountStore } from '../accounts/types.js';
+import type { MachineIdentity } from '../state/machine.js';
+import { AclResolver } from './acl-resolver.js';
+import { AuditLog } from './audit.js';
+import { TokenCache } from './token-cache.js';
+
+export interface SecurityServices {
+  readonly store: AccountStore;
+  readonly tokens: TokenCache;
+  readonly audit: AuditLog;
+  readonly acl: AclResolver;
+  readonly machineName: string;
+  /** The OS account this process runs as: the process identity's account. */
+  readonly processUser: string;
+}
+
+export function openSecurity(options: {
+  readonly databaseFile: string;
+  readonly machine: MachineIdentity;
+  readonly auditFile: string;
+  readonly tokenTtlMs: number;
+  readonly processUser: string;
+}): SecurityServices {
+  const store = openAccountStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid });
+  return {
+    store,
+    tokens: new TokenCache({ ttlMs: options.tokenTtlMs, maxEntries: 10_000 }),
+    audit: new AuditLog(options.auditFile),
+    acl: new AclResolver(store),
+    machineName: options.machine.machineName,
+    processUser: options.processUser,
+  };
+}
+
+export async function closeSecurity(services: SecurityServices): Promise<void> {
+  await services.audit.close();
+  services.store.close();
+}
