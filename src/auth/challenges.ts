@@ -14,7 +14,22 @@ function quote(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-export function challengesFor(settings: AuthenticationSettings, connection: Pick<ConnectionInfo, 'secure' | 'loopback'>, host: string): string[] {
+// The lines depend on the settings object (immutable per configuration generation), the connection kind and the
+// host: made once per combination, not per request.
+const memo = new WeakMap<AuthenticationSettings, Map<string, readonly string[]>>();
+
+export function challengesFor(settings: AuthenticationSettings, connection: Pick<ConnectionInfo, 'secure' | 'loopback'>, host: string): readonly string[] {
+  const key = `${connection.secure ? 's' : ''}${connection.loopback ? 'l' : ''}:${host}`;
+  let perSettings = memo.get(settings);
+  const known = perSettings?.get(key);
+  if (known) return known;
+  const lines = makeChallenges(settings, connection, host);
+  if (!perSettings) memo.set(settings, (perSettings = new Map()));
+  if (perSettings.size < 1000) perSettings.set(key, lines);
+  return Object.freeze(lines);
+}
+
+function makeChallenges(settings: AuthenticationSettings, connection: Pick<ConnectionInfo, 'secure' | 'loopback'>, host: string): readonly string[] {
   const lines: string[] = [];
   // Enabled schemes missing from `order` still get a challenge, after the ordered ones.
   const order = [...settings.order, ...AUTH_SCHEMES.filter((s) => !settings.order.includes(s))];
@@ -24,5 +39,5 @@ export function challengesFor(settings: AuthenticationSettings, connection: Pick
       lines.push(`Basic realm=${quote(settings.basic.realm || host)}, charset="UTF-8"`);
     }
   }
-  return lines;
+  return Object.freeze(lines);
 }

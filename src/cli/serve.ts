@@ -4,9 +4,8 @@
  */
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { openSecurity } from '../security/services.js';
-import { initDemoSecurity, writeRootAcl } from '../state/security-init.js';
+import { initDemoSecurity } from '../state/security-init.js';
 import { demoPort } from '../state/default-config.js';
 import { createOperationalLog, flushOperationalLog } from '../logging/operational.js';
 import { ConfigError, PersonaServer } from '../server/server.js';
@@ -30,12 +29,8 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       log,
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
-        const firstDatabase = !existsSync(databaseFile);
         const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName });
-        if (firstDatabase) {
-          writeRootAcl(security.store);
-          securityLines.push(`account store ${databaseFile} (root ACL: Administrators and SYSTEM full control, Users read & execute)`);
-        }
+        if (security.created) securityLines.push(`account store ${databaseFile} (root ACL: Administrators and SYSTEM full control, Users read & execute)`);
         return security;
       },
     });

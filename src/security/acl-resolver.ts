@@ -6,7 +6,9 @@
  */
 import path from 'node:path';
 import type { AccountStore } from '../accounts/types.js';
-import type { DescriptorLink } from './acl-types.js';
+import type { AccessDecision, DescriptorLink } from './acl-types.js';
+import { accessCheck } from './access-check.js';
+import type { Sid } from './sid.js';
 import { effectiveDacl, type EffectiveDacl } from './inheritance.js';
 
 const MAX_CACHED = 10_000;
@@ -22,8 +24,35 @@ export function ancestry(target: string): string[] {
 export class AclResolver {
   private epoch = -1;
   private readonly cache = new Map<string, EffectiveDacl>();
+  private decisions = new WeakMap<object, Map<string, AccessDecision>>();
 
   constructor(private readonly store: AccountStore) {}
+
+  /** Drops every cached DACL and decision when any ACL changed (in this process or another). */
+  private refresh(): void {
+    const epoch = this.store.aclEpoch();
+    if (epoch !== this.epoch) {
+      this.cache.clear();
+      this.decisions = new WeakMap();
+      this.epoch = epoch;
+    }
+  }
+
+  /**
+   * The access check for a token on a path, memoised per token (tokens are immutable and cached) until an ACL
+   * changes: a repeated request by the same identity costs a map lookup.
+   */
+  check(token: object, sids: ReadonlySet<Sid>, target: string, isContainer: boolean, desired: number): AccessDecision {
+    const dacl = this.effective(target, isContainer);
+    let perToken = this.decisions.get(token);
+    const key = `${desired}:${isContainer ? 'd' : 'f'}${target}`;
+    const known = perToken?.get(key);
+    if (known) return known;
+    const decision = accessCheck(sids, dacl, desired);
+    if (!perToken) this.decisions.set(token, (perToken = new Map()));
+    if (perToken.size < 1000) perToken.set(key, decision);
+    return decision;
+  }
 
   chain(target: string, isContainer: boolean): DescriptorLink[] {
     const paths = ancestry(target);
@@ -31,11 +60,7 @@ export class AclResolver {
   }
 
   effective(target: string, isContainer: boolean): EffectiveDacl {
-    const epoch = this.store.aclEpoch();
-    if (epoch !== this.epoch) {
-      this.cache.clear();
-      this.epoch = epoch;
-    }
+    this.refresh();
     const key = `${isContainer ? 'd' : 'f'}${target}`;
     let hit = this.cache.get(key);
     if (!hit) {

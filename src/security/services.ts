@@ -3,7 +3,7 @@
  * and the ACL resolver. Opened once at start (not per configuration generation): the store is shared with the CLI and
  * its stamps keep the caches honest across processes.
  */
-import { openAccountStore } from '../accounts/store.js';
+import { openInitialisedStore } from '../state/security-init.js';
 import type { AccountStore } from '../accounts/types.js';
 import type { MachineIdentity } from '../state/machine.js';
 import { AclResolver } from './acl-resolver.js';
@@ -26,9 +26,10 @@ export function openSecurity(options: {
   readonly auditFile: string;
   readonly tokenTtlMs: number;
   readonly processUser: string;
-}): SecurityServices {
-  const store = openAccountStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid });
+}): SecurityServices & { readonly created: boolean } {
+  const { store, created } = openInitialisedStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid });
   return {
+    created,
     store,
     tokens: new TokenCache({ ttlMs: options.tokenTtlMs, maxEntries: 10_000 }),
     audit: new AuditLog(options.auditFile),

@@ -4,7 +4,9 @@
  * allowed to read the public part, and a secure folder only Users may read.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { openAccountStore } from '../accounts/store.js';
 import type { AccountStore } from '../accounts/types.js';
 import { SimpleRight } from '../security/access-mask.js';
 import type { Ace, AceFlags } from '../security/acl-types.js';
@@ -14,6 +16,18 @@ const INHERIT: AceFlags = { objectInherit: true, containerInherit: true, inherit
 const allow = (sid: Sid, mask: number): Ace => ({ type: 'allow', sid, mask, flags: INHERIT });
 
 export const DEMO_USER = 'alice';
+
+/**
+ * Opens the account store; when this call creates the database it also writes the root ACL, so whichever comes
+ * first — `persona serve` or an account command — starts from the same defaults. (Deciding on "the database is
+ * new" rather than "no ACL exists" means an administrator who removes the root ACL is not overruled later.)
+ */
+export function openInitialisedStore(file: string, machine: { machineName: string; machineSid: Sid }): { store: AccountStore; created: boolean } {
+  const created = !existsSync(file);
+  const store = openAccountStore(file, machine);
+  if (created) writeRootAcl(store);
+  return { store, created };
+}
 
 export function writeRootAcl(store: AccountStore): void {
   store.setDescriptor(path.sep, {

@@ -116,12 +116,23 @@ async function basic(token68: string, input: AuthenticationInput, security: Secu
 
 const BUILT_IN_ANONYMOUS = new Set(['iusr', 'nt authority\\iusr']);
 
+// IUSR and the process identity have no password and nothing in the store to change: one token each is reused, as
+// IIS reuses its anonymous token (and the access check's per-token caches keep working).
+const iusrTokens = new Map<string, Token>();
+const processTokens = new Map<string, Token>();
+function memo(cache: Map<string, Token>, key: string, make: () => Token): Token {
+  let token = cache.get(key);
+  if (!token) cache.set(key, (token = make()));
+  return token;
+}
+
 async function anonymous(input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
   const a = input.settings.anonymous;
   if (a.userName === '') {
-    return { token: processIdentityToken(input.applicationPool, security.processUser), how: `anonymous as the process identity (pool ${input.applicationPool})` };
+    const token = memo(processTokens, `${input.applicationPool}\u0000${security.processUser}`, () => processIdentityToken(input.applicationPool, security.processUser));
+    return { token, how: `anonymous as the process identity (pool ${input.applicationPool})` };
   }
-  if (BUILT_IN_ANONYMOUS.has(a.userName.toLowerCase())) return { token: iusrToken(a.logonMethod), how: 'anonymous as IUSR' };
+  if (BUILT_IN_ANONYMOUS.has(a.userName.toLowerCase())) return { token: memo(iusrTokens, a.logonMethod, () => iusrToken(a.logonMethod)), how: 'anonymous as IUSR' };
   const account = splitAccountName(a.userName, '', security.machineName);
   const method = a.passwordSync ? 'Network' : a.logonMethod;
   const key = security.tokens.key(['Anonymous', account.domain.toUpperCase(), account.name.toLowerCase(), a.passwordSync ? '' : a.password, method]);

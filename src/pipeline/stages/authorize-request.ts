@@ -5,7 +5,6 @@
  */
 import type { UrlResolution } from '../../config/compile.js';
 import { checkAccessFlags } from '../../security/access-flags.js';
-import { accessCheck } from '../../security/access-check.js';
 import { DesiredAccess } from '../../security/access-mask.js';
 import type { AccessDecision } from '../../security/acl-types.js';
 import { formatAce } from '../../security/ace-syntax.js';
@@ -73,8 +72,7 @@ export function authorizeRequest(
   if (!flags.allowed) return flags;
   const target = aclTarget(handler);
   if (!target) return flags;
-  const dacl = security.acl.effective(target.path, target.isContainer);
-  const acl = accessCheck(sidsOf(token), dacl, target.desired);
+  const acl = security.acl.check(token, sidsOf(token), target.path, target.isContainer, target.desired);
   if (acl.allowed) return { allowed: true, reason: `${flags.reason}; ACL: ${acl.reason}`, acl };
   const ace = acl.decidingAce ? ` (deciding ACE ${formatAce(acl.decidingAce, (sid) => security.store.nameOf(sid))}${acl.decidingAcePath ? ` on ${acl.decidingAcePath}` : ''})` : '';
   const reason = `${token.user.name} may not ${target.what} ${target.path}: ${acl.reason}${ace}`;
