@@ -3,7 +3,7 @@
  * The `persona` command. Each subcommand lives in its own file; this one only wires them to commander and maps
  * failures to the documented exit codes.
  */
-import { Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version.js';
 import { Exit } from './exit-codes.js';
 
@@ -12,6 +12,19 @@ const serveCommand = async (o: object) => (await import('./serve.js')).serveComm
 const configTestCommand = async (o: object) => (await import('./config.js')).configTestCommand(o);
 const configShowCommand = async (o: object, a: { url: string; json?: boolean }) => (await import('./config.js')).configShowCommand(o, a);
 const reloadCommand = async (o: object) => (await import('./reload.js')).reloadCommand(o);
+const users = () => import('./users.js');
+const groups = () => import('./groups.js');
+const rights = () => import('./rights.js');
+const lockout = () => import('./lockout.js');
+const acl = () => import('./acl.js');
+const audit = () => import('./audit.js');
+
+/** Option values that must be whole numbers ≥ 0; anything else is a usage error (exit 2), like an unknown option. */
+function count(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 or more)');
+  return Number(value);
+}
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 const program = new Command('persona')
   .description('Persona: a web server with the security model of IIS')
@@ -42,6 +55,157 @@ program
   .command('reload')
   .description('validate the configuration, then make the running server load it (same as SIGHUP)')
   .action(async () => process.exit(await reloadCommand(program.opts())));
+
+// Accounts (MODEL.md §2). Passwords are read from a prompt or the first line of stdin, never from argv: no option takes one.
+const user = program.command('user').description('local user accounts (like net user)');
+user
+  .command('add <name>')
+  .description('create a user; the password is asked for twice on a terminal, else read from the first line of stdin')
+  .option('--full-name <text>', 'full name')
+  .option('--description <text>', 'comment')
+  .option('--os-account <user>', 'OS account processes for this user run as (CGI as the user)')
+  .option('--group <group>', 'join this group instead of Users (repeatable)', collect, [])
+  .option('--must-change', 'the user must change the password at next logon')
+  .action(async (name: string, opts: { fullName?: string; description?: string; osAccount?: string; group: string[]; mustChange?: boolean }) =>
+    process.exit(await (await users()).userAddCommand(program.opts(), name, opts)),
+  );
+user
+  .command('passwd <name>')
+  .description("set a user's password (prompt or first line of stdin)")
+  .option('--must-change', 'the user must change it at next logon')
+  .action(async (name: string, opts: { mustChange?: boolean }) => process.exit(await (await users()).userPasswdCommand(program.opts(), name, opts)));
+user
+  .command('enable <name>')
+  .description('enable a disabled account')
+  .action(async (name: string) => process.exit(await (await users()).userEnableCommand(program.opts(), name)));
+user
+  .command('disable <name>')
+  .description('disable an account: every logon fails')
+  .action(async (name: string) => process.exit(await (await users()).userDisableCommand(program.opts(), name)));
+user
+  .command('unlock <name>')
+  .description('end a lockout and reset the failed-attempt count')
+  .action(async (name: string) => process.exit(await (await users()).userUnlockCommand(program.opts(), name)));
+user
+  .command('remove <name>')
+  .description('delete a user (its SID is never reused)')
+  .action(async (name: string) => process.exit(await (await users()).userRemoveCommand(program.opts(), name)));
+user
+  .command('list')
+  .description('list the users')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => process.exit(await (await users()).userListCommand(program.opts(), opts)));
+user
+  .command('show <name>')
+  .description('one user: SID, flags, lockout state, groups, rights, OS account (never a password hash)')
+  .option('--json', 'machine-readable output')
+  .action(async (name: string, opts: { json?: boolean }) => process.exit(await (await users()).userShowCommand(program.opts(), name, opts)));
+user
+  .command('set <name>')
+  .description("change a user's OS account mapping")
+  .option('--os-account <user>', 'OS account processes for this user run as')
+  .option('--no-os-account', 'remove the mapping')
+  .action(async (name: string, opts: { osAccount?: string | false }) => process.exit(await (await users()).userSetCommand(program.opts(), name, opts)));
+
+const group = program.command('group').description('local groups and their members (like net localgroup)');
+group
+  .command('add <name>')
+  .description('create a group')
+  .option('--description <text>', 'comment')
+  .action(async (name: string, opts: { description?: string }) => process.exit(await (await groups()).groupAddCommand(program.opts(), name, opts)));
+group
+  .command('remove <name>')
+  .description('delete a group (built-in groups cannot be removed)')
+  .action(async (name: string) => process.exit(await (await groups()).groupRemoveCommand(program.opts(), name)));
+group
+  .command('list')
+  .description('list the groups')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => process.exit(await (await groups()).groupListCommand(program.opts(), opts)));
+const members = group.command('members').description("a group's members");
+members
+  .command('add <group> <users...>')
+  .description('add users to a group')
+  .action(async (name: string, names: string[]) => process.exit(await (await groups()).groupMembersAddCommand(program.opts(), name, names)));
+members
+  .command('remove <group> <users...>')
+  .description('remove users from a group')
+  .action(async (name: string, names: string[]) => process.exit(await (await groups()).groupMembersRemoveCommand(program.opts(), name, names)));
+members
+  .command('list <group>')
+  .description("list a group's members")
+  .option('--json', 'machine-readable output')
+  .action(async (name: string, opts: { json?: boolean }) => process.exit(await (await groups()).groupMembersListCommand(program.opts(), name, opts)));
+
+const rightsCmd = program.command('rights').description('user rights assignment (logon rights and privileges)');
+rightsCmd
+  .command('grant <principal> <right>')
+  .description('grant a right (e.g. SeBatchLogonRight) to a user, group, well-known name or SID')
+  .action(async (who: string, right: string) => process.exit(await (await rights()).rightsGrantCommand(program.opts(), who, right)));
+rightsCmd
+  .command('revoke <principal> <right>')
+  .description('revoke a right from a principal')
+  .action(async (who: string, right: string) => process.exit(await (await rights()).rightsRevokeCommand(program.opts(), who, right)));
+rightsCmd
+  .command('list')
+  .description('every right and who holds it')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => process.exit(await (await rights()).rightsListCommand(program.opts(), opts)));
+
+program
+  .command('lockout')
+  .description('account lockout')
+  .command('policy')
+  .description('print the lockout policy, or change it with the options')
+  .option('--threshold <n>', 'failed logons that lock an account (0 = never)', count)
+  .option('--window <seconds>', 'observation window: failures older than this no longer count', count)
+  .option('--duration <seconds>', 'how long a lockout lasts (0 = until persona user unlock)', count)
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { threshold?: number; window?: number; duration?: number; json?: boolean }) =>
+    process.exit(await (await lockout()).lockoutPolicyCommand(program.opts(), opts)),
+  );
+
+// File ACLs (MODEL.md §4), icacls-like. PATH is a physical path; ACE specs as icacls: alice:(OI)(CI)R, *S-1-5-32-545:(RX).
+const aclCmd = program.command('acl').description('Windows-style ACLs on files and folders (like icacls)');
+aclCmd
+  .command('show <path>')
+  .description('the effective DACL (inherited ACEs marked (I) with their origin), owner and inheritance')
+  .option('--json', 'machine-readable output')
+  .action(async (p: string, opts: { json?: boolean }) => process.exit(await (await acl()).aclShowCommand(program.opts(), p, opts)));
+aclCmd
+  .command('grant <path> <specs...>')
+  .description("add allow ACEs (icacls /grant), e.g. 'alice:(OI)(CI)RX'")
+  .action(async (p: string, specs: string[]) => process.exit(await (await acl()).aclGrantCommand(program.opts(), p, specs)));
+aclCmd
+  .command('deny <path> <specs...>')
+  .description("add deny ACEs (icacls /deny), e.g. 'bob:(OI)(CI)W'")
+  .action(async (p: string, specs: string[]) => process.exit(await (await acl()).aclDenyCommand(program.opts(), p, specs)));
+aclCmd
+  .command('remove <path> <principals...>')
+  .description('remove every explicit ACE of these principals (icacls /remove)')
+  .action(async (p: string, who: string[]) => process.exit(await (await acl()).aclRemoveCommand(program.opts(), p, who)));
+aclCmd
+  .command('inherit')
+  .argument('<path>')
+  .addArgument(new Argument('<mode>', 'enable | disable (copy inherited ACEs, then protect) | remove (protect without copying)').choices(['enable', 'disable', 'remove']))
+  .description('icacls /inheritance:e|d|r')
+  .action(async (p: string, mode: 'enable' | 'disable' | 'remove') => process.exit(await (await acl()).aclInheritCommand(program.opts(), p, mode)));
+aclCmd
+  .command('reset <path>')
+  .description("drop the path's own descriptor: it only inherits (icacls /reset)")
+  .action(async (p: string) => process.exit(await (await acl()).aclResetCommand(program.opts(), p)));
+
+program
+  .command('audit')
+  .description('the security audit log (logons 4624/4625, access denials)')
+  .command('tail')
+  .description('print the last events; -f keeps printing new ones')
+  .option('-n, --lines <n>', 'how many events', count, 10)
+  .option('-f, --follow', 'keep printing events as they are written')
+  .option('--json', 'the JSON lines as written')
+  .action(async (opts: { lines: number; follow?: boolean; json?: boolean }) =>
+    process.exit(await (await audit()).auditTailCommand(program.opts(), { lines: opts.lines, follow: opts.follow === true, json: opts.json === true })),
+  );
 
 program
   .command('version')
