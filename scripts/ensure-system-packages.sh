@@ -11,8 +11,8 @@ set -euo pipefail
 
 # One line per group: adding a group is adding a line.
 declare -A PKG_GROUPS=(
-  [test]="curl openssl"
-  [bench]="wrk nginx-light|nginx apache2 curl"
+  [test]="curl openssl python3 python3-requests chromium"
+  [bench]="wrk nginx-light|nginx apache2 apache2-utils curl"
 )
 
 # Packages that bring a daemon whose default configuration listens on :80.

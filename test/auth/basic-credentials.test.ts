@@ -68,14 +68,18 @@ test('Authorization header: scheme and rest; repeated, oversized or schemeless h
 });
 
 test('challenges: Basic only where enabled and usable, realm quoted, configured order respected', () => {
-  const auth = structuredClone(BUILTIN_SETTINGS.authentication);
-  assert.deepEqual(challengesFor(auth, { secure: false, loopback: true }, 'h'), []);
-  auth.basic.enabled = true;
-  auth.basic.realm = 'My "realm"';
-  assert.deepEqual(challengesFor(auth, { secure: false, loopback: true }, 'h'), ['Basic realm="My \\"realm\\"", charset="UTF-8"']);
-  assert.deepEqual(challengesFor(auth, { secure: false, loopback: false }, 'h'), [], 'no Basic over plain HTTP to remote clients');
-  assert.equal(challengesFor(auth, { secure: true, loopback: false }, 'h').length, 1);
-  auth.basic.allowCleartext = true;
-  auth.basic.realm = '';
-  assert.deepEqual(challengesFor(auth, { secure: false, loopback: false }, 'example.com'), ['Basic realm="example.com", charset="UTF-8"']);
+  // Settings objects are immutable per configuration generation (challengesFor memoises on them): one per case.
+  const auth = (basic: Partial<typeof BUILTIN_SETTINGS.authentication.basic>) => {
+    const a = structuredClone(BUILTIN_SETTINGS.authentication);
+    Object.assign(a.basic, basic);
+    return a;
+  };
+  assert.deepEqual(challengesFor(auth({}), { secure: false, loopback: true }, 'h'), []);
+  const quoted = auth({ enabled: true, realm: 'My "realm"' });
+  assert.deepEqual(challengesFor(quoted, { secure: false, loopback: true }, 'h'), ['Basic realm="My \\"realm\\"", charset="UTF-8"']);
+  assert.deepEqual(challengesFor(quoted, { secure: false, loopback: false }, 'h'), [], 'no Basic over plain HTTP to remote clients');
+  assert.equal(challengesFor(quoted, { secure: true, loopback: false }, 'h').length, 1);
+  const cleartext = auth({ enabled: true, realm: '', allowCleartext: true });
+  assert.deepEqual(challengesFor(cleartext, { secure: false, loopback: false }, 'example.com'), ['Basic realm="example.com", charset="UTF-8"']);
+  assert.strictEqual(challengesFor(cleartext, { secure: false, loopback: false }, 'example.com'), challengesFor(cleartext, { secure: false, loopback: false }, 'example.com'), 'memoised');
 });

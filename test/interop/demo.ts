@@ -1,0 +1,92 @@
+/**
+ * The demo site as a user meets it: the first `persona serve` on an empty state folder, with the demo user's
+ * password chosen through PERSONA_DEMO_PASSWORD, on a free loopback port. The interop tests log into its
+ * `/secure/` folder with real clients and read what the server wrote to its W3C log.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort, startPersona, tempDir, type RunningPersona } from '../helpers/persona.js';
+
+export const DEMO_USER = 'alice';
+export const REALM_CHALLENGE = 'Basic realm="Persona demo", charset="UTF-8"';
+
+export interface Demo {
+  readonly server: RunningPersona;
+  readonly port: number;
+  /** http://127.0.0.1:<port> (no trailing slash). */
+  readonly base: string;
+  readonly password: string;
+  /** The machine name printed at start-up (`machine <NAME> (<SID>)`): local accounts are `<NAME>\user`. */
+  readonly machine: string;
+  /** Stops the server and removes its state folder. */
+  stop(): Promise<void>;
+}
+
+export async function startDemo(password: string): Promise<Demo> {
+  const parent = await tempDir('interop');
+  const home = path.join(parent, 'state');
+  const port = await freePort();
+  let server: RunningPersona;
+  try {
+    server = await startPersona(undefined, { home, env: { PERSONA_DEMO_PORT: String(port), PERSONA_DEMO_PASSWORD: password } });
+  } catch (error) {
+    await rm(parent, { recursive: true, force: true });
+    throw error;
+  }
+  const machine = /machine\s+(\S+)\s+\(S-1-5-21-[\d-]+\)/.exec(server.output)?.[1];
+  if (!machine) {
+    await server.stop();
+    throw new Error(`persona did not print "machine <NAME> (<SID>)" at start-up:\n${server.output}`);
+  }
+  return {
+    server,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    password,
+    machine,
+    async stop() {
+      await server.stop();
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One W3C log line as field name → raw (escaped) value, from the `#Fields:` directive in force above it. */
+export type W3cEntry = Readonly<Record<string, string>>;
+
+export function parseW3cLog(text: string): W3cEntry[] {
+  const entries: W3cEntry[] = [];
+  let fields: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    if (line.startsWith('#Fields:')) {
+      fields = line.slice('#Fields:'.length).trim().split(' ');
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const values = line.split(' ');
+    entries.push(Object.fromEntries(fields.map((f, i) => [f, values[i] ?? ''])));
+  }
+  return entries;
+}
+
+/**
+ * Waits (at most `timeoutMs`) until the site's W3C log holds `count` entries matching `match`, and returns the
+ * whole log's entries. The writer batches lines for up to a second, so the log is polled rather than read once.
+ */
+export async function waitForW3c(demo: Demo, match: (e: W3cEntry) => boolean, count = 1, timeoutMs = 8_000): Promise<W3cEntry[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let entries: W3cEntry[] = [];
+    try {
+      entries = parseW3cLog(await demo.server.w3cLog(1));
+    } catch {
+      // The log folder appears with the first batch.
+    }
+    if (entries.filter(match).length >= count) return entries;
+    if (Date.now() > deadline) {
+      throw new Error(`the W3C log has no ${count} matching line(s) after ${timeoutMs} ms:\n${entries.map((e) => JSON.stringify(e)).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
