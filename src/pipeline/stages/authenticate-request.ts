@@ -14,7 +14,7 @@ import { basicUsable } from '../../auth/challenges.js';
 import { parseAuthorization } from '../../auth/credentials-header.js';
 import { parseBasicCredentials } from '../../auth/basic-credentials.js';
 import type { ConnectionInfo } from '../../server/connection.js';
-import { logonUser, splitAccountName } from '../../security/logon.js';
+import { logonUser, splitAccountName, type LogonRequest } from '../../security/logon.js';
 import { iusrToken, processIdentityToken } from '../../security/process-identity.js';
 import type { SecurityServices } from '../../security/services.js';
 import type { Token } from '../../security/token.js';
@@ -83,35 +83,43 @@ export async function authenticateRequest(input: AuthenticationInput, security: 
   );
 }
 
+/**
+ * A password logon through the token cache (MODEL.md §3): a hit costs a stamp comparison and writes no audit event;
+ * a miss runs logonUser (one audit event) and caches the token under a keyed hash of the credentials.
+ */
+async function cachedLogon(security: SecurityServices, request: LogonRequest, realm: string): Promise<{ token: Token; cached: boolean } | undefined> {
+  const key = security.tokens.key([request.authPackage, request.domain?.toUpperCase() ?? '', request.name.toLowerCase(), request.passwordSync ? '' : request.password, request.logonMethod, realm]);
+  const cached = security.tokens.get(key, security.store);
+  if (cached) return { token: cached, cached: true };
+  // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
+  const user = security.store.findUser(request.name);
+  const stamp = user ? security.store.currentStamp(user.sid) : undefined;
+  const result = await logonUser(security.store, request, security.audit);
+  if (!result.ok) return undefined;
+  if (stamp) security.tokens.put(key, result.token, stamp);
+  return { token: result.token, cached: false };
+}
+
 async function basic(token68: string, input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
   const parsed = parseBasicCredentials(token68);
   if (isHttpError(parsed)) return parsed.status === 401 ? unauthorized(parsed.substatus, parsed.reason, challenges) : parsed;
-  const basicSettings = input.settings.basic;
-  const account = splitAccountName(parsed.userId, basicSettings.defaultLogonDomain, security.machineName);
-  const key = security.tokens.key(['Basic', account.domain.toUpperCase(), account.name.toLowerCase(), parsed.password, basicSettings.logonMethod]);
-  const cached = security.tokens.get(key, security.store);
-  if (cached) return { token: cached, how: `Basic, token cache hit for ${cached.user.name}` };
-  // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
-  const user = security.store.findUser(account.name);
-  const stamp = user ? security.store.currentStamp(user.sid) : undefined;
-  const result = await logonUser(
-    security.store,
+  const b = input.settings.basic;
+  const account = splitAccountName(parsed.userId, b.defaultLogonDomain, security.machineName);
+  const logon = await cachedLogon(
+    security,
     {
       name: account.name,
       domain: account.domain,
       password: parsed.password,
-      logonMethod: basicSettings.logonMethod,
+      logonMethod: b.logonMethod,
       authPackage: 'Basic',
-      defaultLogonDomain: basicSettings.defaultLogonDomain,
+      defaultLogonDomain: b.defaultLogonDomain,
       clientAddress: input.connection.remoteAddress,
     },
-    security.audit,
+    b.realm,
   );
-  if (!result.ok) {
-    return unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges);
-  }
-  if (stamp) security.tokens.put(key, result.token, stamp);
-  return { token: result.token, how: `Basic logon of ${result.token.user.name} (${basicSettings.logonMethod})` };
+  if (!logon) return unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges);
+  return { token: logon.token, how: `Basic logon of ${logon.token.user.name} (${b.logonMethod})${logon.cached ? ', token cache hit' : ''}` };
 }
 
 const BUILT_IN_ANONYMOUS = new Set(['iusr', 'nt authority\\iusr']);
@@ -134,29 +142,21 @@ async function anonymous(input: AuthenticationInput, security: SecurityServices,
   }
   if (BUILT_IN_ANONYMOUS.has(a.userName.toLowerCase())) return { token: memo(iusrTokens, a.logonMethod, () => iusrToken(a.logonMethod)), how: 'anonymous as IUSR' };
   const account = splitAccountName(a.userName, '', security.machineName);
-  const method = a.passwordSync ? 'Network' : a.logonMethod;
-  const key = security.tokens.key(['Anonymous', account.domain.toUpperCase(), account.name.toLowerCase(), a.passwordSync ? '' : a.password, method]);
-  const cached = security.tokens.get(key, security.store);
-  if (cached) return { token: cached, how: `anonymous as ${cached.user.name}, token cache hit` };
-  const user = security.store.findUser(account.name);
-  const stamp = user ? security.store.currentStamp(user.sid) : undefined;
-  const result = await logonUser(
-    security.store,
+  const logon = await cachedLogon(
+    security,
     {
       name: account.name,
       domain: account.domain,
       password: a.password,
-      logonMethod: method,
+      // Password synchronisation (IIS 4/5) makes a network token without the password: nothing to delegate.
+      logonMethod: a.passwordSync ? 'Network' : a.logonMethod,
       authPackage: 'Anonymous',
       defaultLogonDomain: '',
       clientAddress: input.connection.remoteAddress,
       passwordSync: a.passwordSync,
     },
-    security.audit,
+    '',
   );
-  if (!result.ok) {
-    return unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges);
-  }
-  if (stamp) security.tokens.put(key, result.token, stamp);
-  return { token: result.token, how: `anonymous as ${result.token.user.name}${a.passwordSync ? ' (password sync: network token)' : ''}` };
+  if (!logon) return unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges);
+  return { token: logon.token, how: `anonymous as ${logon.token.user.name}${a.passwordSync ? ' (password sync: network token)' : ''}${logon.cached ? ', token cache hit' : ''}` };
 }
