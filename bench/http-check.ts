@@ -60,3 +60,21 @@ export async function checkBody(url: string, headers: Record<string, string>, ex
   if (!r.body.equals(expected)) return `GET ${url} returned ${r.body.length} bytes that differ from the ${expected.length}-byte file`;
   return null;
 }
+
+/**
+ * null when the reply without credentials is 401 with a Basic challenge; otherwise what is wrong. An
+ * authentication case is only a number if the server really refuses the request without them.
+ */
+export async function checkChallenge(url: string, headers: Record<string, string>): Promise<string | null> {
+  const anonymous = Object.fromEntries(Object.entries(headers).filter(([k]) => !/^authorization$/i.test(k)));
+  let r: Reply;
+  try {
+    r = await get(url, anonymous);
+  } catch (e) {
+    return `GET ${url} without credentials failed: ${(e as Error).message}`;
+  }
+  if (r.status !== 401) return `GET ${url} without credentials answered ${r.status}, expected 401: the folder is not protected`;
+  const challenges = ([] as string[]).concat(r.headers['www-authenticate'] ?? []);
+  if (!challenges.some((c) => /^basic\b/i.test(c))) return `GET ${url} without credentials answered 401 without a Basic challenge (WWW-Authenticate: ${challenges.join(', ') || 'none'})`;
+  return null;
+}

@@ -1,5 +1,5 @@
 /** The results of a run as the table people read and the JSON machines keep. */
-import type { BenchCase, ServerId } from './cases.js';
+import { caseServers, type BenchCase, type ServerId } from './cases.js';
 import type { WrkStats } from './wrk.js';
 
 export interface CaseResult {
@@ -8,6 +8,8 @@ export interface CaseResult {
   stats?: WrkStats;
   /** Why there is no number (server could not start, wrong body, wrk failed). */
   error?: string;
+  /** The load it was measured with, when the case gave this server a smaller one than the run's. */
+  load?: { connections: number; seconds: number };
 }
 
 export interface ServerColumn {
@@ -54,13 +56,46 @@ export function table(cases: readonly BenchCase[], servers: readonly ServerColum
     ...servers.map((s) => cell(find(results, c.id, s.id))),
     ...ratioCols.map((id) => {
       const r = ratio(results, c.id, id);
-      return r === null ? '—' : r.toFixed(2);
+      // an authentication case can put Persona three orders of magnitude above a server that hashes every request
+      return r === null ? '—' : r.toFixed(r >= 100 ? 0 : 2);
     }),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cols: readonly string[]): string => `| ${cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const sep = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(head), sep, ...rows.map(line)].join('\n');
+}
+
+/** Persona's req/s in a case divided by its req/s in the case's reference case (same run); null when either is missing. */
+export function referenceRatio(results: readonly CaseResult[], c: BenchCase): number | null {
+  if (!c.reference) return null;
+  const p = find(results, c.id, 'persona')?.stats;
+  const r = find(results, c.reference.caseId, 'persona')?.stats;
+  return p && r && r.rps > 0 ? p.rps / r.rps : null;
+}
+
+/**
+ * For each case with a reference: Persona against itself in the reference case (with the goal), then Persona
+ * against each other server of the case. Printed after the table, where a ratio across two rows has no column.
+ */
+export function ratioLines(cases: readonly BenchCase[], servers: readonly ServerColumn[], results: readonly CaseResult[]): string[] {
+  const out: string[] = [];
+  const fmt = (r: number): string => (r >= 10 ? r.toFixed(0) : r.toFixed(2));
+  for (const c of cases) {
+    if (!c.reference || !servers.some((s) => s.id === 'persona')) continue;
+    const refName = cases.find((x) => x.id === c.reference!.caseId)?.name;
+    const r = referenceRatio(results, c);
+    const goal = c.reference.goal;
+    if (!refName) out.push(`Persona ${c.name} / Persona ${c.reference.caseId}: — (run both in the same run: --cases ${c.reference.caseId},${c.id})`);
+    else if (r === null) out.push(`Persona ${c.name} / Persona ${refName}: — (one of them was not measured)`);
+    else out.push(`Persona ${c.name} / Persona ${refName} (same run): ${fmt(r)}${goal === undefined ? '' : ` (goal ≥ ${goal}: ${r >= goal ? 'met' : 'NOT met'})`}`);
+    for (const s of servers) {
+      if (s.id === 'persona' || !caseServers(c).includes(s.id)) continue;
+      const x = ratio(results, c.id, s.id);
+      out.push(`Persona ${c.name} / ${s.label} ${c.name}: ${x === null ? '— (one of them was not measured)' : fmt(x)}`);
+    }
+  }
+  return out;
 }
 
 /** Lines explaining the '!' and 'failed' cells. */
@@ -74,6 +109,7 @@ export function notes(cases: readonly BenchCase[], servers: readonly ServerColum
       const e = r.stats.errors;
       out.push(`${s}, ${c}: wrk errors connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}, non-2xx/3xx ${e.status} of ${r.stats.requests} requests`);
     }
+    if (r.stats && r.load) out.push(`${s}, ${c}: measured with ${r.load.connections} connections for ${r.load.seconds} s (a smaller load than the run's; see the case in bench/cases.ts)`);
   }
   return out;
 }

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CASES, FILES, SERVER_IDS, caseServers, type BenchCase, type ServerId } from './cases.js';
-import { checkBody, waitReady } from './http-check.js';
+import { CASES, FILES, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type ServerId } from './cases.js';
+import { checkBody, checkChallenge, waitReady } from './http-check.js';
 import { machineFacts } from './machine.js';
 import { killLeftovers, leftovers, stopAll, stopTracked, treeRss } from './processes.js';
-import { notes, ratio, table, type CaseResult } from './report.js';
+import { notes, ratio, ratioLines, referenceRatio, table, type CaseResult } from './report.js';
 import { SERVERS, type BenchEnv, type RunningServer, type ServerDef } from './servers.js';
 import { findExecutable, tail } from './system.js';
 import { runWrk } from './wrk.js';
@@ -180,28 +180,34 @@ async function measureServer(
     for (const c of cases) {
       const expected = bodies.get(c.path);
       if (!expected) return fail(`case ${c.id} asks for ${c.path}, which is not in FILES`);
-      const wrong = await checkBody(`${base}${c.path}`, c.headers, expected);
+      const wrong = (await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null);
       if (wrong) return fail(`pre-flight check failed: ${wrong}`);
     }
     for (const c of cases) {
       if (interrupted) break;
+      const load = c.load?.[def.id];
+      const connections = load?.connections ?? CONNECTIONS;
+      const seconds = Math.min(o.seconds, load?.maxSeconds ?? Infinity);
+      const warmup = Math.min(o.warmup, load?.maxWarmup ?? Infinity);
+      const smaller = connections !== CONNECTIONS || seconds !== o.seconds;
       const run = {
         wrk,
         url: `${base}${c.path}`,
         threads: THREADS,
-        connections: CONNECTIONS,
+        connections,
         headers: c.headers,
         dir: env.tmp,
         ...(c.lua === undefined ? {} : { lua: c.lua }),
         ...(c.wrkArgs === undefined ? {} : { extraArgs: c.wrkArgs }),
       };
       try {
-        if (o.warmup > 0) await runWrk({ ...run, seconds: o.warmup, tag: `${def.id}-${c.id}-warmup` });
-        const stats = await runWrk({ ...run, seconds: o.seconds, tag: `${def.id}-${c.id}` });
+        if (warmup > 0) await runWrk({ ...run, seconds: warmup, tag: `${def.id}-${c.id}-warmup` });
+        const stats = await runWrk({ ...run, seconds, tag: `${def.id}-${c.id}` });
         const gone = dead();
         if (gone) return fail(gone);
-        results.push({ caseId: c.id, server: def.id, stats });
-        console.error(`   ${c.name.padEnd(26)} ${Math.round(stats.rps).toString().padStart(7)} req/s  p99 ${(stats.latencyUs.p99 / 1000).toFixed(2)} ms`);
+        results.push({ caseId: c.id, server: def.id, stats, ...(smaller ? { load: { connections, seconds } } : {}) });
+        const shape = smaller ? `  (-c${connections}, ${seconds} s)` : '';
+        console.error(`   ${c.name.padEnd(28)} ${Math.round(stats.rps).toString().padStart(7)} req/s  p99 ${(stats.latencyUs.p99 / 1000).toFixed(2)} ms${shape}`);
       } catch (e) {
         const gone = dead();
         if (gone) return fail(gone);
@@ -228,7 +234,7 @@ async function main(): Promise<number> {
   const repo = repoRoot();
   const wrk = ensurePackages(repo);
   const { tmp, www, bodies } = prepareSite();
-  const env: BenchEnv = { tmp, www, distDir, isRoot };
+  const env: BenchEnv = { tmp, www, distDir, isRoot, basic: o.cases.find((c) => c.credentials)?.credentials ?? null };
   const facts = machineFacts(repo, wrk);
   const results: CaseResult[] = [];
   const outcomes: ServerOutcome[] = [];
@@ -244,7 +250,7 @@ async function main(): Promise<number> {
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
-  console.error(`bench: ${o.cases.length} cases × ${o.only.length} servers, ${o.warmup} s warm-up + ${o.seconds} s each, wrk -t${THREADS} -c${CONNECTIONS}; files in ${tmp}`);
+  console.error(`bench: ${o.cases.length} cases × ${o.only.length} servers, ${o.warmup} s warm-up + ${o.seconds} s each, wrk -t${THREADS} -c${CONNECTIONS} (less where a case says so); files in ${tmp}`);
   const busy = facts.loadAverage[0] ?? 0;
   if (busy > 0.5) console.error(`warning: load average ${busy} before the run: other work competes for the ${facts.cores} cores and skews every number`);
   try {
@@ -269,6 +275,7 @@ async function main(): Promise<number> {
   console.log(`\n${table(o.cases, columns, results)}`);
   const failedIds = new Set(outcomes.filter((s) => s.error).map((s) => s.id));
   for (const n of notes(o.cases, columns, results.filter((r) => !failedIds.has(r.server)))) console.log(`note: ${n}`);
+  for (const l of ratioLines(o.cases, columns, results)) console.log(`ratio: ${l}`);
   for (const s of outcomes) {
     if (s.error) console.log(`FAILED ${s.label}: ${s.error}`);
     else if (s.skipped) console.log(`skipped ${s.label}: ${s.skipped}`);
@@ -288,8 +295,12 @@ async function main(): Promise<number> {
         id: c.id,
         name: c.name,
         path: c.path,
-        headers: c.headers,
-        ratios: Object.fromEntries((['node', 'node-mem', 'nginx', 'apache', 'apache-tuned'] as const).map((s) => [`persona/${s}`, ratio(results, c.id, s)])),
+        // the Basic case's password is the run's own, but a result file is no place for credentials
+        headers: printableHeaders(c.headers),
+        ratios: {
+          ...Object.fromEntries((['node', 'node-mem', 'nginx', 'apache', 'apache-tuned'] as const).map((s) => [`persona/${s}`, ratio(results, c.id, s)])),
+          ...(c.reference ? { [`persona/persona ${c.reference.caseId}`]: referenceRatio(results, c) } : {}),
+        },
       })),
       results,
     };

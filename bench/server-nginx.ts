@@ -2,17 +2,34 @@
  * nginx from Debian with a private configuration: its usual production shape for static files (worker per core,
  * sendfile, access log), but every file it writes (pid, logs, temp folders) inside the run's folder.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BASIC_FOLDER, type Credentials } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { ServerDef } from './servers.js';
 import { commandOutput, findExecutable } from './system.js';
 
+/**
+ * The user file of auth_basic, as an operator makes it with apache2-utils: bcrypt at cost 10, the cost the issue
+ * names (htpasswd's own default for -B is 5). -i reads the password from stdin, so it is never on a command line.
+ */
+function writeHtpasswd(file: string, c: Credentials): void {
+  const bin = findExecutable('htpasswd');
+  if (!bin) throw new Error('htpasswd is not installed (apache2-utils; scripts/ensure-system-packages.sh bench)');
+  const r = spawnSync(bin, ['-c', '-i', '-B', '-C', '10', file, c.user], { input: c.password, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`htpasswd failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? '').trim()}`);
+}
+
 export const nginx: ServerDef = {
   id: 'nginx',
   label: 'nginx',
-  unavailable: () => (findExecutable('nginx') ? null : 'nginx is not installed (scripts/ensure-system-packages.sh bench)'),
+  unavailable(env) {
+    if (!findExecutable('nginx')) return 'nginx is not installed (scripts/ensure-system-packages.sh bench)';
+    if (env.basic && !findExecutable('htpasswd')) return 'htpasswd is not installed (apache2-utils; scripts/ensure-system-packages.sh bench)';
+    return null;
+  },
   version() {
     const bin = findExecutable('nginx');
     if (!bin) return null;
@@ -30,6 +47,12 @@ export const nginx: ServerDef = {
     const conf = join(dir, 'nginx.conf');
     const errorLog = join(dir, 'error.log');
     const accessLog = join(dir, 'access.log');
+    const htpasswd = join(dir, 'htpasswd');
+    // Workers (www-data when root) read the user file on each request; it holds only a bcrypt hash.
+    if (env.basic) writeHtpasswd(htpasswd, env.basic);
+    const basicLocation = env.basic
+      ? [`    location ${BASIC_FOLDER}/ {`, '      auth_basic "bench";', `      auth_basic_user_file ${htpasswd};`, '    }']
+      : [];
     writeFileSync(
       conf,
       [
@@ -53,6 +76,7 @@ export const nginx: ServerDef = {
         `    listen 127.0.0.1:${port};`,
         '    server_name _;',
         `    root ${env.www};`,
+        ...basicLocation,
         '  }',
         '}',
         '',

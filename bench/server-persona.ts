@@ -1,12 +1,46 @@
 /** Persona itself, started the way an operator would: `persona serve` with a one-site configuration. */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { BASIC_FOLDER, type Credentials } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { BenchEnv, ServerDef } from './servers.js';
 
 const mainJs = (env: BenchEnv): string => join(env.distDir, 'src', 'cli', 'main.js');
+
+/**
+ * The Basic case's folder: anonymous off, Basic on. Plain HTTP is accepted because the client is on loopback.
+ * Everything else (token cache TTL, logon method) stays at its default, as an operator would leave it.
+ */
+const basicLocation = [
+  '    locations:',
+  `      - path: ${BASIC_FOLDER}`,
+  '        settings:',
+  '          authentication: { anonymous: { enabled: false }, basic: { enabled: true, realm: bench } }',
+];
+
+/**
+ * One `persona` administration command against the run's home and configuration, before the server starts, as an
+ * operator runs it. `input` goes to stdin (a password: never on the command line).
+ */
+function admin(env: BenchEnv, home: string, config: string, args: readonly string[], input = ''): void {
+  const r = spawnSync(process.execPath, [mainJs(env), '--home', home, '--config', config, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) {
+    const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`persona ${args.join(' ')} failed (exit ${r.status ?? r.signal ?? r.error?.message}): ${said}`);
+  }
+}
+
+/**
+ * The web root's ACL and the Basic account. The ACL written at init grants Users and Administrators, not the
+ * anonymous account, so IUSR gets read on the web root as an IIS operator grants it on wwwroot; without it every
+ * anonymous case answers 401.3. The account is a plain local user: `user add` puts it in Users, which may read.
+ */
+function prepare(env: BenchEnv, home: string, config: string, basic: Credentials | null): void {
+  admin(env, home, config, ['acl', 'grant', env.www, 'IUSR:(OI)(CI)RX']);
+  if (basic) admin(env, home, config, ['user', 'add', basic.user], `${basic.password}\n`);
+}
 
 export const persona: ServerDef = {
   id: 'persona',
@@ -33,9 +67,11 @@ export const persona: ServerDef = {
         '  - name: bench',
         `    bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]`,
         `    physicalPath: ${JSON.stringify(env.www)}`,
+        ...(env.basic ? basicLocation : []),
         '',
       ].join('\n'),
     );
+    prepare(env, home, config, env.basic);
     const log = join(env.tmp, 'persona-stdout.log');
     const proc = await startTracked('persona', process.execPath, [mainJs(env), 'serve', '--home', home, '--config', config], { log });
     return { port, proc, logs: [log] };

@@ -2,7 +2,7 @@
  * The contract every measured server fulfils, and the registry of the four. Each server lives in its own file
  * with its own private configuration written into the run's temporary folder.
  */
-import type { ServerId } from './cases.js';
+import type { Credentials, ServerId } from './cases.js';
 import type { Tracked } from './processes.js';
 import { apache, apacheTuned } from './server-apache.js';
 import { nginx } from './server-nginx.js';
@@ -17,6 +17,11 @@ export interface BenchEnv {
   /** The compiled tree this harness runs from (dist/ or a private outDir): holds src/cli/main.js. */
   distDir: string;
   isRoot: boolean;
+  /**
+   * The account of the Basic case when it is selected, else null: a server then makes the account and protects
+   * cases.ts BASIC_FOLDER with Basic (and does neither when the case is not run).
+   */
+  basic: Credentials | null;
 }
 
 export interface RunningServer {
