@@ -114,6 +114,7 @@ function prepareStatements(db: Db) {
   return {
     currentStamp: db.prepare(`SELECT u.stamp AS user, m.epoch AS epoch FROM users u CROSS JOIN meta m WHERE u.sid = ?`),
     aclEpoch: db.prepare(`SELECT acl_epoch AS n FROM meta`).pluck(),
+    dataVersion: db.prepare(`PRAGMA data_version`).pluck(),
     meta: db.prepare(`SELECT next_rid, lockout_threshold, lockout_window, lockout_duration FROM meta`),
     userByKey: db.prepare(`SELECT ${USER_COLUMNS} FROM ${USER_FROM} WHERE p.name_key = ?`),
     userBySid: db.prepare(`SELECT ${USER_COLUMNS} FROM ${USER_FROM} WHERE p.sid = ?`),
@@ -167,6 +168,8 @@ export class SqliteAccountStore implements AccountStore {
   private readonly algorithm: VerifierAlgorithm;
   private readonly hashOptions: HashOptions;
   private synchronous: 'NORMAL' | 'FULL' = 'NORMAL';
+  private localWrites = 0;
+  private versionMemo: string | undefined;
   private readonly q: ReturnType<typeof prepareStatements>;
 
   constructor(
@@ -495,6 +498,16 @@ export class SqliteAccountStore implements AccountStore {
     return this.q.aclEpoch.get() as number;
   }
 
+  changeVersion(): string {
+    if (this.versionMemo === undefined) {
+      this.versionMemo = `${this.q.dataVersion.get() as number}.${this.localWrites}`;
+      setImmediate(() => {
+        this.versionMemo = undefined;
+      }).unref();
+    }
+    return this.versionMemo;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -507,7 +520,13 @@ export class SqliteAccountStore implements AccountStore {
       this.db.pragma(`synchronous = ${synchronous}`);
       this.synchronous = synchronous;
     }
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      // data_version does not count this handle's own commits: its writes are counted here.
+      this.localWrites++;
+      this.versionMemo = undefined;
+    }
   }
 
   /** The account name inside `MACHINE\name` or `.\name`, `name` itself, or undefined for another domain. */

@@ -114,6 +114,13 @@ export interface AccountStore {
   listDescriptors(): { readonly path: string; readonly descriptor: SecurityDescriptor }[];
   /** Bumped by every ACL change, so servers can drop cached effective ACLs. */
   aclEpoch(): number;
+  /**
+   * Changes whenever anything in the store may have changed, in this process or another (SQLite's data_version plus
+   * this handle's own writes). Read once per event-loop iteration and then answered from memory, so caches can ask on
+   * every request for free. Causality holds: a request sent after a commit returned is handled in a later iteration,
+   * whose first read sees the commit.
+   */
+  changeVersion(): string;
 
   close(): void;
 }

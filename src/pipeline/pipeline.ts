@@ -89,10 +89,11 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     const security = generation.security;
     const authentication = begun.resolution.settings.authentication;
     const challenges = challengesFor(authentication, connection, hostName(req.headers.host));
-    const authenticated = await authenticateRequest(
+    const authenticating = authenticateRequest(
       { req, connection, settings: authentication, applicationPool: begun.resolution.application.applicationPool, traceId: ctx.traceId, challenges },
       security,
     );
+    const authenticated = authenticating instanceof Promise ? await authenticating : authenticating;
     if (isHttpError(authenticated)) return fail(ctx, stage, authenticated);
     ctx.token = authenticated.token;
     ctx.trace?.record(stage, authenticated.token.user.name, authenticated.how);

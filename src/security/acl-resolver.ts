@@ -23,6 +23,7 @@ export function ancestry(target: string): string[] {
 
 export class AclResolver {
   private epoch = -1;
+  private version = '';
   private readonly cache = new Map<string, EffectiveDacl>();
   private decisions = new WeakMap<object, Map<string, AccessDecision>>();
 
@@ -30,6 +31,9 @@ export class AclResolver {
 
   /** Drops every cached DACL and decision when any ACL changed (in this process or another). */
   private refresh(): void {
+    const version = this.store.changeVersion();
+    if (version === this.version) return;
+    this.version = version;
     const epoch = this.store.aclEpoch();
     if (epoch !== this.epoch) {
       this.cache.clear();

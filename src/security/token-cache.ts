@@ -11,6 +11,8 @@ import type { Token } from './token.js';
 interface Entry {
   readonly token: Token;
   readonly stamp: { readonly user: number; readonly epoch: number };
+  /** The store's change version when the stamp was last confirmed; '' = never (confirm on first use). */
+  confirmedAt: string;
   readonly expiresAt: number;
 }
 
@@ -56,11 +58,16 @@ export class TokenCache {
       this.#entries.delete(key);
       return undefined;
     }
-    // Read from the database on every hit: the change may come from another process, which cannot tell us.
-    const current = store.currentStamp(entry.token.user.sid);
-    if (current === undefined || current.user !== entry.stamp.user || current.epoch !== entry.stamp.epoch) {
-      this.#entries.delete(key);
-      return undefined;
+    // The change may come from another process, which cannot tell us: the stamp is read again whenever the store's
+    // change version moved since this entry was last confirmed (at most once per event-loop iteration under load).
+    const version = store.changeVersion();
+    if (entry.confirmedAt !== version) {
+      const current = store.currentStamp(entry.token.user.sid);
+      if (current === undefined || current.user !== entry.stamp.user || current.epoch !== entry.stamp.epoch) {
+        this.#entries.delete(key);
+        return undefined;
+      }
+      entry.confirmedAt = version;
     }
     this.#entries.delete(key);
     this.#entries.set(key, entry);
@@ -78,7 +85,7 @@ export class TokenCache {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { token, stamp: { user: stamp.user, epoch: stamp.epoch }, expiresAt: this.#now() + this.#ttlMs });
+    this.#entries.set(key, { token, stamp: { user: stamp.user, epoch: stamp.epoch }, expiresAt: this.#now() + this.#ttlMs, confirmedAt: '' });
   }
 
   clear(): void {

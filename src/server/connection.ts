@@ -17,6 +17,12 @@ export interface ConnectionInfo {
   readonly loopback: boolean;
   /** Requests served on this connection so far. */
   requests: number;
+  /**
+   * The last Basic credentials seen on this connection and their token-cache key, so a keep-alive client repeating
+   * the same header skips decoding and the keyed hash. It lives only as long as the connection (whose requests carry
+   * the same header anyway).
+   */
+  basicMemo: { readonly token68: string; readonly settings: string; readonly key: string } | undefined;
 }
 
 const INFO = Symbol('persona.connection');
@@ -45,6 +51,7 @@ export function connectionInfo(socket: Socket): ConnectionInfo {
     secure: socket instanceof TLSSocket,
     loopback: isLoopbackAddress(remoteAddress),
     requests: 0,
+    basicMemo: undefined,
   };
   (socket as Socket & { [INFO]?: ConnectionInfo })[INFO] = info;
   return info;

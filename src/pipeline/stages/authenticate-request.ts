@@ -45,7 +45,8 @@ export function enabledSchemes(settings: AuthenticationSettings): string[] {
   return [...(settings.anonymous.enabled ? ['Anonymous'] : []), ...(settings.basic.enabled ? ['Basic'] : [])];
 }
 
-export async function authenticateRequest(input: AuthenticationInput, security: SecurityServices): Promise<Authenticated | HttpError> {
+/** Synchronous when the answer needs no logon (a token-cache hit, IUSR, the process identity): most requests. */
+export function authenticateRequest(input: AuthenticationInput, security: SecurityServices): Authenticated | HttpError | Promise<Authenticated | HttpError> {
   const { req, connection, settings, challenges } = input;
   const credentials = parseAuthorization(req.headers.authorization);
   if (isHttpError(credentials)) return credentials;
@@ -83,43 +84,53 @@ export async function authenticateRequest(input: AuthenticationInput, security: 
   );
 }
 
+function tokenKey(security: SecurityServices, request: LogonRequest, realm: string): string {
+  return security.tokens.key([request.authPackage, request.domain?.toUpperCase() ?? '', request.name.toLowerCase(), request.passwordSync ? '' : request.password, request.logonMethod, realm]);
+}
+
 /**
- * A password logon through the token cache (MODEL.md §3): a hit costs a stamp comparison and writes no audit event;
- * a miss runs logonUser (one audit event) and caches the token under a keyed hash of the credentials.
+ * A password logon for a token-cache miss (MODEL.md §3): logonUser writes one audit event, and the token is cached
+ * under the keyed hash of the credentials. (Hits are answered by the callers without this, and write no event.)
  */
-async function cachedLogon(security: SecurityServices, request: LogonRequest, realm: string): Promise<{ token: Token; cached: boolean } | undefined> {
-  const key = security.tokens.key([request.authPackage, request.domain?.toUpperCase() ?? '', request.name.toLowerCase(), request.passwordSync ? '' : request.password, request.logonMethod, realm]);
-  const cached = security.tokens.get(key, security.store);
-  if (cached) return { token: cached, cached: true };
+async function logonAndCache(security: SecurityServices, key: string, request: LogonRequest): Promise<Token | undefined> {
   // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
   const user = security.store.findUser(request.name);
   const stamp = user ? security.store.currentStamp(user.sid) : undefined;
   const result = await logonUser(security.store, request, security.audit);
   if (!result.ok) return undefined;
   if (stamp) security.tokens.put(key, result.token, stamp);
-  return { token: result.token, cached: false };
+  return result.token;
 }
 
-async function basic(token68: string, input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
+function basic(token68: string, input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Authenticated | HttpError | Promise<Authenticated | HttpError> {
+  const b = input.settings.basic;
+  const settingsId = `${b.logonMethod}\u0000${b.defaultLogonDomain}\u0000${b.realm}`;
+  const memo = input.connection.basicMemo;
+  if (memo && memo.token68 === token68 && memo.settings === settingsId) {
+    const hit = security.tokens.get(memo.key, security.store);
+    if (hit) return { token: hit, how: `Basic, token cache hit for ${hit.user.name}` };
+  }
   const parsed = parseBasicCredentials(token68);
   if (isHttpError(parsed)) return parsed.status === 401 ? unauthorized(parsed.substatus, parsed.reason, challenges) : parsed;
-  const b = input.settings.basic;
   const account = splitAccountName(parsed.userId, b.defaultLogonDomain, security.machineName);
-  const logon = await cachedLogon(
-    security,
-    {
-      name: account.name,
-      domain: account.domain,
-      password: parsed.password,
-      logonMethod: b.logonMethod,
-      authPackage: 'Basic',
-      defaultLogonDomain: b.defaultLogonDomain,
-      clientAddress: input.connection.remoteAddress,
-    },
-    b.realm,
+  const request: LogonRequest = {
+    name: account.name,
+    domain: account.domain,
+    password: parsed.password,
+    logonMethod: b.logonMethod,
+    authPackage: 'Basic',
+    defaultLogonDomain: b.defaultLogonDomain,
+    clientAddress: input.connection.remoteAddress,
+  };
+  const key = tokenKey(security, request, b.realm);
+  input.connection.basicMemo = { token68, settings: settingsId, key };
+  const cached = security.tokens.get(key, security.store);
+  if (cached) return { token: cached, how: `Basic, token cache hit for ${cached.user.name}` };
+  return logonAndCache(security, key, request).then((token) =>
+    token
+      ? { token, how: `Basic logon of ${token.user.name} (${b.logonMethod})` }
+      : unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges),
   );
-  if (!logon) return unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges);
-  return { token: logon.token, how: `Basic logon of ${logon.token.user.name} (${b.logonMethod})${logon.cached ? ', token cache hit' : ''}` };
 }
 
 const BUILT_IN_ANONYMOUS = new Set(['iusr', 'nt authority\\iusr']);
@@ -134,7 +145,7 @@ function memo(cache: Map<string, Token>, key: string, make: () => Token): Token 
   return token;
 }
 
-async function anonymous(input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Promise<Authenticated | HttpError> {
+function anonymous(input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Authenticated | HttpError | Promise<Authenticated | HttpError> {
   const a = input.settings.anonymous;
   if (a.userName === '') {
     const token = memo(processTokens, `${input.applicationPool}\u0000${security.processUser}`, () => processIdentityToken(input.applicationPool, security.processUser));
@@ -142,21 +153,24 @@ async function anonymous(input: AuthenticationInput, security: SecurityServices,
   }
   if (BUILT_IN_ANONYMOUS.has(a.userName.toLowerCase())) return { token: memo(iusrTokens, a.logonMethod, () => iusrToken(a.logonMethod)), how: 'anonymous as IUSR' };
   const account = splitAccountName(a.userName, '', security.machineName);
-  const logon = await cachedLogon(
-    security,
-    {
-      name: account.name,
-      domain: account.domain,
-      password: a.password,
-      // Password synchronisation (IIS 4/5) makes a network token without the password: nothing to delegate.
-      logonMethod: a.passwordSync ? 'Network' : a.logonMethod,
-      authPackage: 'Anonymous',
-      defaultLogonDomain: '',
-      clientAddress: input.connection.remoteAddress,
-      passwordSync: a.passwordSync,
-    },
-    '',
+  const request: LogonRequest = {
+    name: account.name,
+    domain: account.domain,
+    password: a.password,
+    // Password synchronisation (IIS 4/5) makes a network token without the password: nothing to delegate.
+    logonMethod: a.passwordSync ? 'Network' : a.logonMethod,
+    authPackage: 'Anonymous',
+    defaultLogonDomain: '',
+    clientAddress: input.connection.remoteAddress,
+    passwordSync: a.passwordSync,
+  };
+  const key = tokenKey(security, request, '');
+  const sync = a.passwordSync ? ' (password sync: network token)' : '';
+  const cached = security.tokens.get(key, security.store);
+  if (cached) return { token: cached, how: `anonymous as ${cached.user.name}${sync}, token cache hit` };
+  return logonAndCache(security, key, request).then((token) =>
+    token
+      ? { token, how: `anonymous as ${token.user.name}${sync}` }
+      : unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges),
   );
-  if (!logon) return unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges);
-  return { token: logon.token, how: `anonymous as ${logon.token.user.name}${a.passwordSync ? ' (password sync: network token)' : ''}${logon.cached ? ', token cache hit' : ''}` };
 }
