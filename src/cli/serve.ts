@@ -29,7 +29,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       log,
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
-        const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName });
+        const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash });
         if (security.created) securityLines.push(`account store ${databaseFile} (root ACL: Administrators and SYSTEM full control, Users read & execute)`);
         return security;
       },

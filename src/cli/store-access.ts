@@ -13,18 +13,24 @@ import { layoutFrom, type GlobalOptions } from './options.js';
 
 /** The database file: the configuration's `server.security.accountsDatabase` when the file loads, else `<home>/accounts.db`. */
 export async function accountsDatabaseFor(options: GlobalOptions): Promise<string> {
+  return (await storeSettingsFor(options)).file;
+}
+
+/** Where the store is and which slow hash new passwords get (`server.security.passwordHash`), as serve reads them. */
+export async function storeSettingsFor(options: GlobalOptions): Promise<{ file: string; passwordHash: 'scrypt' | 'argon2id' }> {
   const layout = layoutFrom(options);
-  const fallback = path.join(layout.home, 'accounts.db');
+  const fallback = { file: path.join(layout.home, 'accounts.db'), passwordHash: 'scrypt' as const };
   if (!existsSync(layout.configFile)) return fallback;
   // Loaded only when there is a file: compiling the configuration schema costs more than the command itself.
   const { loadConfigFile } = await import('../config/load.js');
   const loaded = await loadConfigFile(layout.configFile);
   if ('problems' in loaded) {
     // Said aloud because a configuration that names another database would otherwise be silently bypassed.
-    console.error(`persona: warning: ${layout.configFile} does not load (run persona config test); using ${fallback}`);
+    console.error(`persona: warning: ${layout.configFile} does not load (run persona config test); using ${fallback.file}`);
     return fallback;
   }
-  return loaded.input.server?.security?.accountsDatabase ?? fallback;
+  const security = loaded.input.server?.security;
+  return { file: security?.accountsDatabase ?? fallback.file, passwordHash: security?.passwordHash ?? 'scrypt' };
 }
 
 export async function openStoreFor(options: GlobalOptions): Promise<AccountStore> {
@@ -33,9 +39,9 @@ export async function openStoreFor(options: GlobalOptions): Promise<AccountStore
   // the first `serve` must keep their SIDs, so the CLI creates the identity exactly as serve would.
   await mkdir(layout.home, { recursive: true, mode: 0o750 });
   const { identity } = await ensureMachineIdentity(layout.machineFile);
-  const file = await accountsDatabaseFor(options);
+  const { file, passwordHash } = await storeSettingsFor(options);
   // Through openInitialisedStore, as serve does: a database the CLI creates gets the same root ACL.
-  return openInitialisedStore(file, { machineName: identity.machineName, machineSid: identity.machineSid }).store;
+  return openInitialisedStore(file, { machineName: identity.machineName, machineSid: identity.machineSid }, passwordHash).store;
 }
 
 /**

@@ -51,6 +51,7 @@ export interface ServerOptions {
   readonly userTokenTtlMs: number;
   /** The audit log; undefined = <logDirectory>/audit.log. */
   readonly auditLog: string;
+  readonly passwordHash: 'scrypt' | 'argon2id';
 }
 
 export interface CompiledConfig {
@@ -146,6 +147,7 @@ export function compileConfig(loaded: LoadedConfig, logDirectoryDefault: string)
       accountsDatabase: s.security?.accountsDatabase,
       userTokenTtlMs: seconds(s.security?.userTokenTTL, 900),
       auditLog: s.security?.auditLog ?? path.join(s.logging?.directory ?? logDirectoryDefault, 'audit.log'),
+      passwordHash: s.security?.passwordHash ?? 'scrypt',
     },
   };
 }

@@ -289,6 +289,9 @@ const ServerSchema = Type.Object(
           accountsDatabase: Type.Optional(Type.String({ minLength: 1, description: 'The SQLite account store (users, groups, rights, ACLs). Default: <home>/accounts.db.' })),
           userTokenTTL: Type.Optional(Type.Integer({ minimum: 0, description: 'Seconds a token from a password logon is reused for the same credentials (IIS UserTokenTTL, default 900; 0 disables the cache).' })),
           auditLog: Type.Optional(Type.String({ minLength: 1, description: 'Audit log file (JSON lines). Default: <logs>/audit.log.' })),
+          passwordHash: Type.Optional(
+            Type.Union([Type.Literal('scrypt'), Type.Literal('argon2id')], { description: 'Slow hash for passwords set from now on (scrypt by default). Existing hashes keep verifying.' }),
+          ),
         },
         strict,
       ),

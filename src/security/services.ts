@@ -26,8 +26,9 @@ export function openSecurity(options: {
   readonly auditFile: string;
   readonly tokenTtlMs: number;
   readonly processUser: string;
+  readonly passwordHash?: 'scrypt' | 'argon2id';
 }): SecurityServices & { readonly created: boolean } {
-  const { store, created } = openInitialisedStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid });
+  const { store, created } = openInitialisedStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid }, options.passwordHash);
   return {
     created,
     store,

@@ -22,9 +22,13 @@ export const DEMO_USER = 'alice';
  * first — `persona serve` or an account command — starts from the same defaults. (Deciding on "the database is
  * new" rather than "no ACL exists" means an administrator who removes the root ACL is not overruled later.)
  */
-export function openInitialisedStore(file: string, machine: { machineName: string; machineSid: Sid }): { store: AccountStore; created: boolean } {
+export function openInitialisedStore(
+  file: string,
+  machine: { machineName: string; machineSid: Sid },
+  passwordHash: 'scrypt' | 'argon2id' = 'scrypt',
+): { store: AccountStore; created: boolean } {
   const created = !existsSync(file);
-  const store = openAccountStore(file, machine);
+  const store = openAccountStore(file, machine, { verifierAlgorithm: passwordHash });
   if (created) writeRootAcl(store);
   return { store, created };
 }
