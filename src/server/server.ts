@@ -155,6 +155,11 @@ export class PersonaServer {
       return { ok: false, problems };
     }
     const previous = this.generation;
+    // The security services live for the process (the CLI shares the store): say so rather than ignore a change.
+    const before = previous.config.server;
+    const after = next.config.server;
+    const fixed = (['accountsDatabase', 'userTokenTtlMs', 'auditLog', 'passwordHash'] as const).filter((k) => before[k] !== after[k]);
+    if (fixed.length) log.warn({ settings: fixed.map((k) => `server.security (${k})`) }, 'these settings take effect at the next start, not on reload');
     this.generation = next;
     // Let requests that started on the old generation finish their log lines before closing its files.
     setTimeout(() => void previous.close(), 2000).unref();
