@@ -3,8 +3,8 @@
  *
  * The server and the CLI are separate processes on one database file, so nothing is cached here: every read is a
  * query (prepared once), and every security-relevant write bumps what cached tokens compare —
- * - the user's `stamp`: password, enable/disable, password flags, OS mapping, lock and unlock, the user's group
- *   memberships, rights granted to the user's own SID;
+ * - the user's `stamp`: password, NTLM on/off, enable/disable, password flags, OS mapping, lock and unlock, the user's
+ *   group memberships, rights granted to the user's own SID;
  * - the store-wide `epoch`: changes that may touch many users — groups created or removed, rights granted to or
  *   revoked from a group or a well-known SID;
  * - `aclEpoch`: every change of a stored descriptor.
@@ -19,7 +19,8 @@
 import { USER_RIGHTS, type UserRight } from '../security/token.js';
 import { FIRST_LOCAL_RID, localSid, parseSid, WELL_KNOWN_NAMES, type Sid } from '../security/sid.js';
 import type { SecurityDescriptor } from '../security/acl-types.js';
-import type { AccountStore, GroupRecord, LockoutPolicy, LockoutState, NewUser, UserRecord, VerifierAlgorithm } from './types.js';
+import type { AccountStore, GroupRecord, LockoutPolicy, LockoutState, NewUser, SetPasswordOptions, UserRecord, VerifierAlgorithm } from './types.js';
+import { ntHash } from '../auth/ntlm/md4.js';
 import { openDatabase, type Db } from './database.js';
 import { BUILTIN_GROUPS, builtinGroupOf, DEFAULT_LOCKOUT_POLICY, DEFAULT_RIGHTS, isReservedName, lockoutPolicyProblem, wellKnownSidOf } from './builtin.js';
 import { nameKey, nameProblem } from './names.js';
@@ -34,8 +35,15 @@ export interface StoreOptions {
   readonly scryptLn?: number;
 }
 
-/** The kind of the slow password hash in the verifiers table (the NT hash and Digest hashes will be other kinds). */
+/** The kind of the slow password hash in the verifiers table (Digest hashes will be another kind). */
 const PASSWORD_VERIFIER = 'password';
+/**
+ * The kind of the NT hash (MD4 of the UTF-16LE password, lowercase hex). Its presence IS the account's NTLM switch:
+ * one row, so the switch and the hash can never disagree — NTLM on without a hash (or a hash left behind after NTLM
+ * was turned off) cannot be represented. Every write of it shares a transaction with the password it comes from.
+ */
+const NT_VERIFIER = 'nt';
+const NT_HEX = /^[0-9a-f]{32}$/;
 const MAX_TEXT_LENGTH = 256;
 const OS_ACCOUNT = /^(?:[A-Za-z_][A-Za-z0-9._-]{0,31}\$?|\d{1,10})$/;
 
@@ -81,6 +89,7 @@ interface UserRow {
   created_at: string;
   password_changed_at: string | null;
   stamp: number;
+  ntlm: number;
 }
 
 interface GroupRow {
@@ -105,7 +114,8 @@ interface MetaRow {
 }
 
 const USER_COLUMNS = `p.sid, u.rid, p.name, u.full_name, p.description, u.disabled, u.password_expired, u.must_change_password,
-  u.os_account, u.created_at, u.password_changed_at, u.stamp`;
+  u.os_account, u.created_at, u.password_changed_at, u.stamp,
+  EXISTS (SELECT 1 FROM verifiers v WHERE v.sid = p.sid AND v.kind = '${NT_VERIFIER}') AS ntlm`;
 const USER_FROM = `principals p JOIN users u ON u.sid = p.sid`;
 const GROUP_COLUMNS = `p.sid, p.name, p.description, p.builtin`;
 
@@ -130,6 +140,7 @@ function prepareStatements(db: Db) {
     ),
     setVerifier: db.prepare(`INSERT INTO verifiers (sid, kind, value) VALUES (?, ?, ?) ON CONFLICT (sid, kind) DO UPDATE SET value = excluded.value`),
     verifier: db.prepare(`SELECT value FROM verifiers WHERE sid = ? AND kind = ?`).pluck(),
+    deleteVerifier: db.prepare(`DELETE FROM verifiers WHERE sid = ? AND kind = ?`),
     takeRid: db.prepare(`UPDATE meta SET next_rid = next_rid + 1 RETURNING next_rid - 1 AS rid`).pluck(),
     bumpEpoch: db.prepare(`UPDATE meta SET epoch = epoch + 1`),
     bumpAclEpoch: db.prepare(`UPDATE meta SET acl_epoch = acl_epoch + 1`),
@@ -196,6 +207,7 @@ export class SqliteAccountStore implements AccountStore {
     const fullName = this.checkText('full name', user.fullName ?? '');
     const description = this.checkText('description', user.description ?? '');
     const osAccount = user.osAccount === undefined ? null : this.checkOsAccount(user.osAccount);
+    const ntlm = checkNtlmOption(user.ntlm);
     const groupNames = user.groups ?? ['Users'];
     for (const g of groupNames) this.requireGroup(g); // fail before the slow hash
     const verifier = await hashPassword(user.password, this.algorithm, this.hashOptions);
@@ -208,6 +220,7 @@ export class SqliteAccountStore implements AccountStore {
       this.q.insertPrincipal.run(sid, 'user', name, nameKey(name), description);
       this.q.insertUser.run(sid, rid, fullName, user.mustChangePassword ? 1 : 0, osAccount, now, now);
       this.q.setVerifier.run(sid, PASSWORD_VERIFIER, verifier);
+      if (ntlm) this.q.setVerifier.run(sid, NT_VERIFIER, ntHash(user.password).toString('hex'));
       for (const g of groups) this.q.addMember.run(g, sid);
       return sid;
     });
@@ -230,16 +243,36 @@ export class SqliteAccountStore implements AccountStore {
     return (this.q.users.all() as UserRow[]).map(toUser);
   }
 
-  async setPassword(name: string, password: string): Promise<void> {
+  async setPassword(name: string, password: string, options: SetPasswordOptions = {}): Promise<void> {
     const problem = passwordProblem(password);
     if (problem) throw new Error(problem);
+    const enable = checkNtlmOption(options.ntlm);
     const { sid } = this.requireUser(name);
     const verifier = await hashPassword(password, this.algorithm, this.hashOptions);
     this.write(() => {
       // By SID, not name: if the account was removed (and the name reused) meanwhile, this must not touch the new one.
       if (this.q.passwordChanged.run(new Date().toISOString(), sid).changes === 0) throw new Error(`the user "${name}" was removed meanwhile`);
       this.q.setVerifier.run(sid, PASSWORD_VERIFIER, verifier);
+      // The switch is read here, under the write lock, not before the slow hash: another process may have turned
+      // NTLM off meanwhile, and an NT hash of the old password must never outlive the change.
+      const ntlm = enable || this.q.verifier.get(sid, NT_VERIFIER) !== undefined;
+      if (ntlm) this.q.setVerifier.run(sid, NT_VERIFIER, ntHash(password).toString('hex'));
+      else this.q.deleteVerifier.run(sid, NT_VERIFIER);
     });
+  }
+
+  disableNtlm(name: string): void {
+    this.write(() => {
+      const { sid } = this.requireUser(name);
+      // Already off: nothing changed, nothing bumped (as every other no-op write).
+      if (this.q.deleteVerifier.run(sid, NT_VERIFIER).changes > 0) this.q.bumpStamp.run(sid);
+    });
+  }
+
+  ntHashOf(sid: Sid): Buffer | undefined {
+    const stored = this.q.verifier.get(sid, NT_VERIFIER) as string | undefined;
+    // A malformed value (only a hand-edited database has one) fails closed, like an account without NTLM.
+    return stored !== undefined && NT_HEX.test(stored) ? Buffer.from(stored, 'hex') : undefined;
   }
 
   setDisabled(name: string, disabled: boolean): void {
@@ -576,6 +609,13 @@ export class SqliteAccountStore implements AccountStore {
   }
 }
 
+/** The `ntlm` option of createUser and setPassword: only a real boolean, so `"false"` from a script cannot enable it. */
+function checkNtlmOption(value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new Error(`the ntlm option must be true or false, not ${JSON.stringify(value)}`);
+  return value;
+}
+
 /** `DOMAIN\name` → domain and name; a bare name has no domain. */
 function splitDomain(text: string): { readonly domain: string | undefined; readonly name: string } {
   const i = text.indexOf('\\');
@@ -595,6 +635,7 @@ function toUser(r: UserRow): UserRecord {
     osAccount: r.os_account ?? undefined,
     createdAt: r.created_at,
     passwordChangedAt: r.password_changed_at ?? undefined,
+    ntlmEnabled: r.ntlm !== 0,
     stamp: r.stamp,
   });
 }

@@ -21,6 +21,11 @@ export interface UserRecord {
   readonly osAccount: string | undefined;
   readonly createdAt: string;
   readonly passwordChangedAt: string | undefined;
+  /**
+   * NTLM may log this account on: the store then keeps its NT hash (password-equivalent), written with every password
+   * change. Off by default; it can only be turned on together with a password, since the hash is made from it.
+   */
+  readonly ntlmEnabled: boolean;
   /** Bumped by every change that must invalidate cached tokens of this user (password, flags, lockout, groups, rights). */
   readonly stamp: number;
 }
@@ -60,6 +65,13 @@ export interface NewUser {
   /** Group names to join (default: Users). */
   readonly groups?: readonly string[];
   readonly mustChangePassword?: boolean;
+  /** Enable NTLM for the account, storing its NT hash (default false). */
+  readonly ntlm?: boolean;
+}
+
+export interface SetPasswordOptions {
+  /** Enable NTLM (and store the NT hash) with this password; absent or false keeps the account's current setting. */
+  readonly ntlm?: boolean;
 }
 
 export interface AccountStore {
@@ -70,7 +82,18 @@ export interface AccountStore {
   findUser(name: string): UserRecord | undefined;
   findUserBySid(sid: Sid): UserRecord | undefined;
   listUsers(): UserRecord[];
-  setPassword(name: string, password: string): Promise<void>;
+  /**
+   * Sets the password: the slow hash and, when NTLM is enabled for the account (or `options.ntlm` enables it), the NT
+   * hash, in one transaction; a stale NT hash of an account without NTLM is deleted in the same transaction.
+   */
+  setPassword(name: string, password: string, options?: SetPasswordOptions): Promise<void>;
+  /** Turns NTLM off for the account and deletes its NT hash (bumps the stamp when anything changed). */
+  disableNtlm(name: string): void;
+  /**
+   * The stored NT hash (16 bytes) of an account with NTLM enabled, else undefined. The only way to read it: it is in
+   * no record, so no listing or display can carry it by accident.
+   */
+  ntHashOf(sid: Sid): Buffer | undefined;
   setDisabled(name: string, disabled: boolean): void;
   setPasswordFlags(name: string, flags: { passwordExpired?: boolean; mustChangePassword?: boolean }): void;
   setOsAccount(name: string, osAccount: string | null): void;

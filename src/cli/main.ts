@@ -66,14 +66,16 @@ user
   .option('--os-account <user>', 'OS account processes for this user run as (CGI as the user)')
   .option('--group <group>', 'join this group instead of Users (repeatable)', collect, [])
   .option('--must-change', 'the user must change the password at next logon')
-  .action(async (name: string, opts: { fullName?: string; description?: string; osAccount?: string; group: string[]; mustChange?: boolean }) =>
+  .option('--ntlm', 'enable NTLM: stores the NT hash, which is password-equivalent')
+  .action(async (name: string, opts: { fullName?: string; description?: string; osAccount?: string; group: string[]; mustChange?: boolean; ntlm?: boolean }) =>
     process.exit(await (await users()).userAddCommand(program.opts(), name, opts)),
   );
 user
   .command('passwd <name>')
   .description("set a user's password (prompt or first line of stdin)")
   .option('--must-change', 'the user must change it at next logon')
-  .action(async (name: string, opts: { mustChange?: boolean }) => process.exit(await (await users()).userPasswdCommand(program.opts(), name, opts)));
+  .option('--ntlm', 'also enable NTLM (stores the NT hash, password-equivalent); an enabled account keeps it either way')
+  .action(async (name: string, opts: { mustChange?: boolean; ntlm?: boolean }) => process.exit(await (await users()).userPasswdCommand(program.opts(), name, opts)));
 user
   .command('enable <name>')
   .description('enable a disabled account')
@@ -102,10 +104,13 @@ user
   .action(async (name: string, opts: { json?: boolean }) => process.exit(await (await users()).userShowCommand(program.opts(), name, opts)));
 user
   .command('set <name>')
-  .description("change a user's OS account mapping")
+  .description("change a user's OS account mapping or turn NTLM off")
   .option('--os-account <user>', 'OS account processes for this user run as')
   .option('--no-os-account', 'remove the mapping')
-  .action(async (name: string, opts: { osAccount?: string | false }) => process.exit(await (await users()).userSetCommand(program.opts(), name, opts)));
+  // --ntlm exists only to explain that enabling needs the password (user passwd NAME --ntlm).
+  .option('--ntlm', 'refused: enable NTLM with persona user passwd NAME --ntlm')
+  .option('--no-ntlm', 'turn NTLM off and delete the NT hash')
+  .action(async (name: string, opts: { osAccount?: string | false; ntlm?: boolean }) => process.exit(await (await users()).userSetCommand(program.opts(), name, opts)));
 
 const group = program.command('group').description('local groups and their members (like net localgroup)');
 group

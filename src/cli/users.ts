@@ -20,7 +20,12 @@ export interface UserAddOptions {
   /** Groups to join instead of the default (Users). */
   readonly group?: readonly string[];
   readonly mustChange?: boolean;
+  /** Enable NTLM: the NT hash (password-equivalent) is stored with the password. */
+  readonly ntlm?: boolean;
 }
+
+/** Said whenever NTLM is turned on: the administrator must know the database now holds a password equivalent. */
+const NTLM_ON_NOTE = 'NTLM enabled: its NT hash is stored, which is password-equivalent (protect the account database)';
 
 export async function userAddCommand(options: GlobalOptions, name: string, opts: UserAddOptions): Promise<number> {
   return withStore(options, async (store) => {
@@ -47,25 +52,30 @@ export async function userAddCommand(options: GlobalOptions, name: string, opts:
       osAccount: opts.osAccount,
       groups,
       mustChangePassword: opts.mustChange === true,
+      ntlm: opts.ntlm === true,
     });
     warnMissingOsAccount(user.osAccount);
     const joined = store.groupsOf(user.sid).map((g) => store.nameOf(g.sid));
     console.log(`persona: user ${store.nameOf(user.sid)} created (${user.sid}), member of ${joined.length ? joined.join(', ') : 'no group'}`);
+    if (user.ntlmEnabled) console.log(`persona: ${NTLM_ON_NOTE}`);
     return Exit.OK;
   });
 }
 
-export async function userPasswdCommand(options: GlobalOptions, name: string, opts: { readonly mustChange?: boolean }): Promise<number> {
+export async function userPasswdCommand(options: GlobalOptions, name: string, opts: { readonly mustChange?: boolean; readonly ntlm?: boolean }): Promise<number> {
   return withStore(options, async (store) => {
     const user = store.findUser(name);
     if (!user) return fail(`no such user: ${name}`);
     const read = await readNewPassword(user.name);
     if ('error' in read) return fail(read.error);
-    await store.setPassword(user.name, read.password);
+    // Without --ntlm the account keeps its setting: an enabled account gets the new NT hash in the same transaction.
+    await store.setPassword(user.name, read.password, { ntlm: opts.ntlm === true });
     // A password an administrator sets is current, as `net user NAME *` makes it, unless asked to force a change.
     store.setPasswordFlags(user.name, { passwordExpired: false, mustChangePassword: opts.mustChange === true });
     const note = opts.mustChange ? '; the user must change it at next logon' : '';
     console.log(`persona: password of ${store.nameOf(user.sid)} changed${note}; tokens cached with the old one are no longer used`);
+    if (opts.ntlm === true && !user.ntlmEnabled) console.log(`persona: ${NTLM_ON_NOTE}`);
+    else if (store.findUserBySid(user.sid)?.ntlmEnabled) console.log('persona: the NT hash for NTLM was replaced with the new password');
     return Exit.OK;
   });
 }
@@ -117,22 +127,41 @@ export async function userRemoveCommand(options: GlobalOptions, name: string): P
   });
 }
 
-export async function userSetCommand(options: GlobalOptions, name: string, opts: { readonly osAccount?: string | false }): Promise<number> {
+export interface UserSetOptions {
+  /** An OS account name or uid; false (--no-os-account) removes the mapping. */
+  readonly osAccount?: string | false;
+  /** false (--no-ntlm) turns NTLM off; true is refused here, since enabling needs the password (user passwd --ntlm). */
+  readonly ntlm?: boolean;
+}
+
+export async function userSetCommand(options: GlobalOptions, name: string, opts: UserSetOptions): Promise<number> {
   return withStore(options, (store) => {
     const user = store.findUser(name);
     if (!user) return fail(`no such user: ${name}`);
     const who = store.nameOf(user.sid);
+    // Everything is checked before anything is changed: a refused option leaves the account as it was.
+    if (opts.ntlm === true) return fail(`enabling NTLM needs the password (the NT hash is made from it): persona user passwd ${user.name} --ntlm`);
+    if (opts.osAccount === undefined && opts.ntlm === undefined) return fail('nothing to set: give --os-account U, --no-os-account or --no-ntlm');
+    if (typeof opts.osAccount === 'string') {
+      const problem = osAccountProblem(opts.osAccount);
+      if (problem) return fail(problem);
+    }
     if (opts.osAccount === false) {
       store.setOsAccount(user.name, null);
       console.log(`persona: ${who} has no OS account now; processes for it run as the process identity or are refused (403.19)`);
-      return Exit.OK;
+    } else if (opts.osAccount !== undefined) {
+      store.setOsAccount(user.name, opts.osAccount);
+      warnMissingOsAccount(opts.osAccount);
+      console.log(`persona: ${who} now maps to the OS account ${opts.osAccount}`);
     }
-    if (opts.osAccount === undefined) return fail('nothing to set: give --os-account U or --no-os-account');
-    const problem = osAccountProblem(opts.osAccount);
-    if (problem) return fail(problem);
-    store.setOsAccount(user.name, opts.osAccount);
-    warnMissingOsAccount(opts.osAccount);
-    console.log(`persona: ${who} now maps to the OS account ${opts.osAccount}`);
+    if (opts.ntlm === false) {
+      store.disableNtlm(user.name);
+      console.log(
+        user.ntlmEnabled
+          ? `persona: NTLM disabled for ${who}; its NT hash is deleted and NTLM logons now fail`
+          : `persona: NTLM was not enabled for ${who}; nothing changed`,
+      );
+    }
     return Exit.OK;
   });
 }
@@ -155,6 +184,8 @@ export interface UserView {
   readonly passwordChangedAt: string | null;
   readonly createdAt: string;
   readonly osAccount: string | null;
+  /** Whether NTLM may log the account on (its NT hash is stored); never the hash. */
+  readonly ntlmEnabled: boolean;
 }
 
 export interface UserDetails extends UserView {
@@ -181,6 +212,7 @@ export function userView(store: AccountStore, user: UserRecord, now: number): Us
     passwordChangedAt: user.passwordChangedAt ?? null,
     createdAt: user.createdAt,
     osAccount: user.osAccount ?? null,
+    ntlmEnabled: user.ntlmEnabled,
   };
 }
 
@@ -241,6 +273,7 @@ export async function userShowCommand(options: GlobalOptions, name: string, opts
       ['Password expired', yesNo(d.passwordExpired)],
       ['User must change password', yesNo(d.mustChangePassword)],
       ['OS account', d.osAccount ?? '(none)'],
+      ['NTLM', d.ntlmEnabled ? 'enabled (NT hash stored: password-equivalent)' : 'disabled'],
       ['Created', d.createdAt],
     ];
     const lines = rows.map(([k, v]) => `${k.padEnd(30)}${v}`);

@@ -156,7 +156,7 @@ test(
     const loner = await store.createUser({ name: 'loner', password: 'pw', groups: [] });
     assert.deepEqual(store.groupsOf(loner.sid), []);
     assert.deepEqual(store.listUsers().map((u) => u.name), ['admin', 'Alice', 'loner']);
-    assert.deepEqual(Object.keys(alice).sort(), ['createdAt', 'description', 'disabled', 'fullName', 'mustChangePassword', 'name', 'osAccount', 'passwordChangedAt', 'passwordExpired', 'rid', 'sid', 'stamp']);
+    assert.deepEqual(Object.keys(alice).sort(), ['createdAt', 'description', 'disabled', 'fullName', 'mustChangePassword', 'name', 'ntlmEnabled', 'osAccount', 'passwordChangedAt', 'passwordExpired', 'rid', 'sid', 'stamp']);
     await assert.rejects(store.createUser({ name: 'x', password: 'pw', osAccount: 'bad name' }), /OS account "bad name"/);
     await assert.rejects(store.createUser({ name: 'x', password: 'pw', fullName: 'a\nb' }), /full name contains a control character/);
     await assert.rejects(store.createUser({ name: 'x', password: 'a\ud800' }), /surrogate/);
