@@ -36,7 +36,7 @@ export interface EffectiveSettings {
 
 const BUILT_IN_LEVEL: ConfigLevel = { kind: 'built-in', urlPath: '', label: 'built-in default', settings: undefined, yamlPath: [] };
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

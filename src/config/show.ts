@@ -10,7 +10,7 @@ import { isHttpError, statusLabel } from '../pipeline/errors.js';
 import { hostName } from '../server/site-selection.js';
 import type { CompiledConfig, CompiledSite } from './compile.js';
 import { resolveUrl } from './compile.js';
-import type { ValueOrigin } from './inherit.js';
+import { isPlainObject, type ValueOrigin } from './inherit.js';
 import type { Binding } from './schema.js';
 
 export interface ValueReport {
@@ -44,10 +44,6 @@ export function siteForUrl(config: CompiledConfig, url: URL): { site: CompiledSi
   const ipMatches = (b: Binding) => b.ip === '*' || isIP(host) === 0 || b.ip === host;
   const candidates = config.sites.flatMap((site) => site.bindings.filter((b) => b.protocol === protocol && b.port === port && ipMatches(b)).map((binding) => ({ site, binding })));
   return candidates.find((c) => c.binding.host === host) ?? candidates.find((c) => !c.binding.host);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function flatten(value: unknown, prefix: string, out: [string, unknown][]): void {

@@ -107,17 +107,8 @@ export interface Token {
   readonly issuedAt: number;
 }
 
-export interface TokenInput {
-  readonly user: Principal;
-  readonly accountGroups: readonly Principal[];
-  readonly privileges: readonly UserRight[];
-  readonly logonType: LogonTypeName;
-  readonly authPackage: AuthPackage;
-  readonly delegation: Delegation;
-  readonly osAccount: string | undefined;
-  readonly logonId: string;
-  readonly issuedAt: number;
-}
+/** What a logon supplies: the token less the groups buildToken adds (Everyone, Authenticated Users, logon group). */
+export type TokenInput = Omit<Token, 'groups'> & { readonly accountGroups: readonly Principal[] };
 
 const principal = (sid: Sid): Principal => ({ sid, name: WELL_KNOWN_NAMES[sid] ?? sid });
 

@@ -42,3 +42,15 @@ export function tempStore(options: StoreOptions = CHEAP): TempStore {
     },
   };
 }
+
+/** A test body run against a fresh temporary store, cleaned up afterwards. */
+export function withStore(fn: (store: SqliteAccountStore, t: TempStore) => Promise<void> | void): () => Promise<void> {
+  return async () => {
+    const t = tempStore();
+    try {
+      await fn(t.store, t);
+    } finally {
+      t.cleanup();
+    }
+  };
+}

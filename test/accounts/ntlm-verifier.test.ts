@@ -8,18 +8,8 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import type { SqliteAccountStore } from '../../src/accounts/store.js';
 import { ntHash } from '../../src/auth/ntlm/md4.js';
-import { tempStore, type TempStore } from './fixture.js';
+import { tempStore, withStore, type TempStore } from './fixture.js';
 
-function withStore(fn: (store: SqliteAccountStore, t: TempStore) => Promise<void> | void) {
-  return async () => {
-    const t = tempStore();
-    try {
-      await fn(t.store, t);
-    } finally {
-      t.cleanup();
-    }
-  };
-}
 
 /** The rows of the verifiers table for one account, read with a separate raw connection (not through the store). */
 function rawVerifiers(t: TempStore, sid: string): Record<string, string> {

@@ -9,20 +9,10 @@ import { DEFAULT_RIGHTS } from '../../src/accounts/builtin.js';
 import { verifierAlgorithm } from '../../src/accounts/password.js';
 import { WellKnownSid } from '../../src/security/sid.js';
 import type { SecurityDescriptor } from '../../src/security/acl-types.js';
-import { CHEAP, MACHINE, tempDir, tempStore } from './fixture.js';
+import { CHEAP, MACHINE, tempDir, tempStore, withStore } from './fixture.js';
 
 const M = MACHINE.machineSid;
 
-function withStore(fn: (store: SqliteAccountStore, t: ReturnType<typeof tempStore>) => Promise<void> | void) {
-  return async () => {
-    const t = tempStore();
-    try {
-      await fn(t.store, t);
-    } finally {
-      t.cleanup();
-    }
-  };
-}
 
 /** What cached tokens compare, for every user, plus the ACL epoch. */
 function snapshot(store: SqliteAccountStore) {

@@ -3,27 +3,17 @@
  * `--anyauth` (which reads our challenge before choosing a scheme), a wrong password, no credentials, and a
  * password outside ASCII (the challenge's charset="UTF-8" promises the server decodes UTF-8).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { curl, headerValues, requireCurl } from './clients.js';
-import { DEMO_USER, REALM_CHALLENGE, startDemo, waitForW3c, type Demo } from './demo.js';
+import { DEMO_USER, REALM_CHALLENGE, demoSite, waitForW3c } from './demo.js';
 
 const PASSWORD = 'interop-Curl-7!';
 // Latin-1 letters, CJK, a symbol, a space and a colon: only the first colon separates user-id and password.
 const UTF8_PASSWORD = 'Grüße: 密码 ✓';
 
 describe('curl: Basic authentication on the demo site', () => {
-  let demo: Demo | undefined;
-  const site = (): Demo => {
-    if (!demo) throw new Error('the demo site did not start (see the before hook)');
-    return demo;
-  };
-
-  before(async () => {
-    requireCurl();
-    demo = await startDemo(PASSWORD);
-  });
-  after(async () => demo?.stop());
+  const site = demoSite(PASSWORD, requireCurl);
 
   test('the first run prints how to log in as alice', () => {
     const line = site().server.output.split('\n').find((l) => l.includes(DEMO_USER) && l.includes(PASSWORD));
@@ -87,17 +77,7 @@ describe('curl: Basic authentication on the demo site', () => {
 });
 
 describe('curl: a UTF-8 password (RFC 7617 charset="UTF-8")', () => {
-  let demo: Demo | undefined;
-  const site = (): Demo => {
-    if (!demo) throw new Error('the demo site did not start (see the before hook)');
-    return demo;
-  };
-
-  before(async () => {
-    requireCurl();
-    demo = await startDemo(UTF8_PASSWORD);
-  });
-  after(async () => demo?.stop());
+  const site = demoSite(UTF8_PASSWORD, requireCurl);
 
   test('curl -u with the UTF-8 bytes of the password: 200', async () => {
     // curl sends its argument's bytes as they are; node passes the string as UTF-8.

@@ -3,6 +3,7 @@
  * password chosen through PERSONA_DEMO_PASSWORD, on a free loopback port. The interop tests log into its
  * `/secure/` folder with real clients and read what the server wrote to its W3C log.
  */
+import { after, before } from 'node:test';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, startPersona, tempDir, type RunningPersona } from '../helpers/persona.js';
@@ -89,4 +90,21 @@ export async function waitForW3c(demo: Demo, match: (e: W3cEntry) => boolean, co
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Starts the demo site for the enclosing describe block (before/after hooks) and returns its accessor, which fails
+ * clearly when the before hook did not get it running.
+ */
+export function demoSite(password: string, beforeStart: () => void | Promise<void> = () => undefined): () => Demo {
+  let demo: Demo | undefined;
+  before(async () => {
+    await beforeStart();
+    demo = await startDemo(password);
+  });
+  after(async () => demo?.stop());
+  return () => {
+    if (!demo) throw new Error('the demo site did not start (see the before hook)');
+    return demo;
+  };
 }
