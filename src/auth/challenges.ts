@@ -34,6 +34,8 @@ function makeChallenges(settings: AuthenticationSettings, connection: Pick<Conne
   // Enabled schemes missing from `order` still get a challenge, after the ordered ones.
   const order = [...settings.order, ...AUTH_SCHEMES.filter((s) => !settings.order.includes(s))];
   for (const scheme of order) {
+    // NTLM's first challenge carries no data: the client answers with a NEGOTIATE on the same connection.
+    if (scheme === 'NTLM' && settings.ntlm.enabled) lines.push('NTLM');
     if (scheme === 'Basic' && basicUsable(settings, connection)) {
       // IIS uses the host name when no realm is configured.
       lines.push(`Basic realm=${quote(settings.basic.realm || host)}, charset="UTF-8"`);

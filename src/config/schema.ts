@@ -131,6 +131,28 @@ const AuthenticationSchema = Type.Object(
       ),
       strict,
     ),
+    ntlm: Type.Partial(
+      Type.Object(
+        {
+          enabled: Type.Boolean({ description: 'NTLM (MS-NLMP) challenge/response, verified by Persona against the NT hash of local accounts with NTLM enabled.' }),
+          authPersistSingleRequest: Type.Boolean({
+            description: 'Re-authenticate every request instead of keeping the token on the keep-alive connection (IIS authPersistSingleRequest). Default false.',
+          }),
+          allowNtlmv1: Type.Boolean({
+            description: 'Accept NTLMv1 responses (DES over the NT hash: crackable from a captured exchange). Default false: only NTLMv2.',
+          }),
+          allowAnonymous: Type.Boolean({ description: 'Map an NTLM anonymous logon (empty user and response) to NT AUTHORITY\\ANONYMOUS LOGON. Default false: 401.1.' }),
+          tokenChecking: Type.Union([Type.Literal('None'), Type.Literal('Allow'), Type.Literal('Require')], {
+            description:
+              'Extended Protection (IIS extendedProtection tokenChecking): channel bindings to the TLS certificate, service binding to the host over HTTP. ' +
+              'None ignores them; Allow checks them when the client sends them; Require refuses clients that do not. Default None.',
+          }),
+          maxClockSkew: Type.Integer({ minimum: 1, maximum: 129600, description: 'Seconds an NTLMv2 client timestamp may differ from this server\'s clock. Default 300.' }),
+        },
+        strict,
+      ),
+      strict,
+    ),
   },
   strict,
 );
@@ -174,6 +196,17 @@ export interface AuthenticationSettings {
   order: AuthScheme[];
   anonymous: { enabled: boolean; userName: string; password: string; logonMethod: Static<typeof LogonMethodSchema>; passwordSync: boolean };
   basic: { enabled: boolean; realm: string; defaultLogonDomain: string; logonMethod: Static<typeof LogonMethodSchema>; allowCleartext: boolean };
+  ntlm: NtlmSettings;
+}
+
+export type TokenChecking = 'None' | 'Allow' | 'Require';
+export interface NtlmSettings {
+  enabled: boolean;
+  authPersistSingleRequest: boolean;
+  allowNtlmv1: boolean;
+  allowAnonymous: boolean;
+  tokenChecking: TokenChecking;
+  maxClockSkew: number;
 }
 
 const BindingSchema = Type.Object(
@@ -340,6 +373,7 @@ export const BUILTIN_SETTINGS: Settings = {
     order: ['Negotiate', 'NTLM', 'Digest', 'Basic'],
     anonymous: { enabled: true, userName: 'IUSR', password: '', logonMethod: 'ClearText', passwordSync: false },
     basic: { enabled: false, realm: '', defaultLogonDomain: '', logonMethod: 'ClearText', allowCleartext: false },
+    ntlm: { enabled: false, authPersistSingleRequest: false, allowNtlmv1: false, allowAnonymous: false, tokenChecking: 'None', maxClockSkew: 300 },
   },
 };
 

@@ -88,9 +88,10 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     stage = 'authenticateRequest';
     const security = generation.security;
     const authentication = begun.resolution.settings.authentication;
-    const challenges = challengesFor(authentication, connection, hostName(req.headers.host));
+    const host = hostName(req.headers.host);
+    const challenges = challengesFor(authentication, connection, host);
     const authenticating = authenticateRequest(
-      { req, connection, settings: authentication, applicationPool: begun.resolution.application.applicationPool, traceId: ctx.traceId, challenges },
+      { req, connection, settings: authentication, applicationPool: begun.resolution.application.applicationPool, traceId: ctx.traceId, host, challenges },
       security,
     );
     const authenticated = authenticating instanceof Promise ? await authenticating : authenticating;

@@ -28,6 +28,8 @@ export interface AuditEvent {
   object?: string;
   desiredAccess?: string;
   reason?: string;
+  /** How a successful challenge/response logon was made (Windows' "Package Name (NTLM only)": NTLMv2, MIC, bindings). */
+  detail?: string;
   traceId?: string;
 }
 
@@ -36,7 +38,7 @@ const EVENT_IDS: ReadonlySet<number> = new Set([4624, 4625, 4656]);
 /** The optional string fields, in the order they are written (stable lines are easier to read and diff). */
 const STRING_FIELDS = [
   'sid', 'package', 'clientAddress', 'status', 'subStatus', 'statusCode', 'subStatusCode',
-  'logonId', 'object', 'desiredAccess', 'reason', 'traceId',
+  'logonId', 'object', 'desiredAccess', 'reason', 'detail', 'traceId',
 ] as const satisfies readonly (keyof AuditEvent)[];
 
 /**

@@ -33,7 +33,11 @@ export type NtStatus =
   | 'STATUS_ACCOUNT_LOCKED_OUT'
   | 'STATUS_LOGON_TYPE_NOT_GRANTED'
   | 'STATUS_PASSWORD_EXPIRED'
-  | 'STATUS_PASSWORD_MUST_CHANGE';
+  | 'STATUS_PASSWORD_MUST_CHANGE'
+  | 'STATUS_NTLM_BLOCKED'
+  | 'STATUS_TIME_DIFFERENCE_AT_DC'
+  | 'STATUS_BAD_BINDINGS'
+  | 'STATUS_INVALID_PARAMETER';
 
 export const NTSTATUS_CODES: Record<NtStatus, number> = {
   STATUS_SUCCESS: 0x00000000,
@@ -45,6 +49,10 @@ export const NTSTATUS_CODES: Record<NtStatus, number> = {
   STATUS_LOGON_TYPE_NOT_GRANTED: 0xc000015b,
   STATUS_PASSWORD_EXPIRED: 0xc0000071,
   STATUS_PASSWORD_MUST_CHANGE: 0xc0000224,
+  STATUS_NTLM_BLOCKED: 0xc0000418,
+  STATUS_TIME_DIFFERENCE_AT_DC: 0xc0000133,
+  STATUS_BAD_BINDINGS: 0xc000035b,
+  STATUS_INVALID_PARAMETER: 0xc000000d,
 };
 
 /** As event viewers print them: `0xC000006D`, and `0x0` for success. */
@@ -71,7 +79,28 @@ export interface LogonRequest {
    * from anything a client sends.
    */
   readonly passwordSync?: boolean;
+  /**
+   * A challenge/response proof (NTLM, later Digest) checked instead of `password` (which is then ''): the client
+   * proved knowledge of a password-equivalent verifier, so no clear text exists and the logon method must be Network.
+   */
+  readonly proof?: LogonProof;
 }
+
+/** Checks a client's proof against the account's stored verifier, after the lockout check and before the others. */
+export interface LogonProof {
+  verify(account: UserRecord): ProofResult | Promise<ProofResult>;
+}
+
+export type ProofResult =
+  | { readonly ok: true; readonly detail?: string }
+  | {
+      readonly ok: false;
+      /** True when the proof was well formed but wrong: counted toward lockout as a wrong password. */
+      readonly wrongPassword: boolean;
+      readonly status: NtStatus;
+      readonly subStatus: NtStatus;
+      readonly reason: string;
+    };
 
 export type LogonResult =
   | { ok: true; token: Token }
@@ -134,7 +163,7 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
       : { name: request.name, domain: request.domain };
   const sync = request.passwordSync === true;
   // Without a verified password the token must not be a kind that claims to hold one.
-  const method: LogonMethod = sync ? 'Network' : request.logonMethod;
+  const method: LogonMethod = sync || request.proof !== undefined ? 'Network' : request.logonMethod;
   const logonType: LogonTypeName = logonTypeOf(method);
   const common = { logonType: LogonType[logonType], package: request.authPackage, clientAddress: request.clientAddress };
 
@@ -163,8 +192,9 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
   }
   const user = name === '' ? undefined : store.findUser(name);
   if (user === undefined) {
-    // As long as checking a real password: response time must not tell which account names exist.
-    await verifyNothing(request.password);
+    // As long as checking a real password: response time must not tell which account names exist. (A proof costs
+    // a few HMACs whatever the account, so it has nothing to equalise.)
+    if (request.proof === undefined) await verifyNothing(request.password);
     return fail('STATUS_LOGON_FAILURE', 'STATUS_NO_SUCH_USER', name === '' ? 'no user name was given' : `no local user "${name}" on ${store.machineName}`);
   }
 
@@ -176,11 +206,19 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
     return failAs('STATUS_ACCOUNT_LOCKED_OUT', `the account is locked out ${until}`, user);
   }
 
-  if (!sync && !(await store.verifyPassword(user, request.password))) {
+  const countFailure = (what: string): LogonResult => {
     // Counted here and only here: one attempt, one failure (IIS 7.5 counted Basic failures twice).
     const after = store.recordFailure(user.sid, now());
     const counted = `${after.failures} failed attempt${after.failures === 1 ? '' : 's'} counted`;
-    return fail('STATUS_LOGON_FAILURE', 'STATUS_WRONG_PASSWORD', `wrong password (${counted}${after.lockedOut ? '; the account is now locked out' : ''})`, user);
+    return fail('STATUS_LOGON_FAILURE', 'STATUS_WRONG_PASSWORD', `${what} (${counted}${after.lockedOut ? '; the account is now locked out' : ''})`, user);
+  };
+  let proofDetail: string | undefined;
+  if (request.proof !== undefined) {
+    const proof = await request.proof.verify(user);
+    if (!proof.ok) return proof.wrongPassword ? countFailure(proof.reason) : fail(proof.status, proof.subStatus, proof.reason, user);
+    proofDetail = proof.detail;
+  } else if (!sync && !(await store.verifyPassword(user, request.password))) {
+    return countFailure('wrong password');
   }
 
   // Read again: the slow hash took long enough for the CLI to disable or remove the account meanwhile.
@@ -216,7 +254,7 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
 
   if (lockout.failures > 0) store.resetFailures(account.sid);
   const token = buildToken({ ...input, privileges: [...rights].filter(isPrivilege) });
-  if (delegation.kind === 'password' && !sync) attachCredentials(token, { domain: store.machineName, user: account.name, password: request.password });
+  if (delegation.kind === 'password' && !sync && request.proof === undefined) attachCredentials(token, { domain: store.machineName, user: account.name, password: request.password });
   audit.write({
     eventId: 4624,
     account: account.name,
@@ -224,6 +262,7 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
     sid: account.sid,
     ...common,
     logonId: token.logonId,
+    ...(proofDetail !== undefined && { detail: proofDetail }),
   });
   return { ok: true, token };
 }

@@ -120,7 +120,10 @@ const principal = (sid: Sid): Principal => ({ sid, name: WELL_KNOWN_NAMES[sid] ?
  */
 export function buildToken(input: TokenInput): Token {
   const anonymous = input.authPackage === 'Anonymous' || input.user.sid === WellKnownSid.AnonymousLogon;
-  const implicit = [WellKnownSid.Everyone, ...(anonymous ? [] : [WellKnownSid.AuthenticatedUsers]), logonGroupOf(input.logonType)];
+  // ANONYMOUS LOGON is not in Everyone (Windows' default since XP: "Let Everyone permissions apply to anonymous
+  // users" is off); IUSR is, as on IIS 7+.
+  const anonymousLogon = input.user.sid === WellKnownSid.AnonymousLogon;
+  const implicit = [...(anonymousLogon ? [] : [WellKnownSid.Everyone]), ...(anonymous ? [] : [WellKnownSid.AuthenticatedUsers]), logonGroupOf(input.logonType)];
   const seen = new Set<Sid>([input.user.sid]);
   const groups: Principal[] = [];
   for (const g of [...input.accountGroups, ...implicit.map(principal)]) {
@@ -146,6 +149,7 @@ export function tokenSids(token: Token): ReadonlySet<Sid> {
   return new Set([token.user.sid, ...token.groups.map((g) => g.sid)]);
 }
 
+/** Anonymous requests: the anonymous authentication method, or an anonymous NTLM logon (ANONYMOUS LOGON). */
 export function isAnonymousToken(token: Token): boolean {
-  return token.authPackage === 'Anonymous';
+  return token.authPackage === 'Anonymous' || token.user.sid === WellKnownSid.AnonymousLogon;
 }

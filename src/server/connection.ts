@@ -5,6 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import type { NtlmConnectionState } from '../auth/ntlm/provider.js';
 
 export interface ConnectionInfo {
   readonly id: number;
@@ -23,6 +24,10 @@ export interface ConnectionInfo {
    * the same header anyway).
    */
   basicMemo: { readonly token68: string; readonly settings: string; readonly key: string } | undefined;
+  /** NTLM authenticates connections: the pending CHALLENGE, then the token, live here and die with the socket. */
+  ntlm: NtlmConnectionState | undefined;
+  /** The DER certificate this TLS connection presented (SNI may choose it per connection); undefined over plain HTTP. */
+  localCertificate(): Buffer | undefined;
 }
 
 const INFO = Symbol('persona.connection');
@@ -52,7 +57,14 @@ export function connectionInfo(socket: Socket): ConnectionInfo {
     loopback: isLoopbackAddress(remoteAddress),
     requests: 0,
     basicMemo: undefined,
+    ntlm: undefined,
+    localCertificate: () => (socket instanceof TLSSocket ? certificateOf(socket) : undefined),
   };
   (socket as Socket & { [INFO]?: ConnectionInfo })[INFO] = info;
   return info;
+}
+
+function certificateOf(socket: TLSSocket): Buffer | undefined {
+  const certificate = socket.getCertificate();
+  return certificate !== null && 'raw' in certificate && Buffer.isBuffer(certificate.raw) ? certificate.raw : undefined;
 }

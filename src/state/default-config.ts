@@ -40,6 +40,7 @@ sites:
       authentication:
         # Anonymous requests run as IUSR; where the ACL denies IUSR (the secure folder) the browser is asked to log on.
         anonymous: { enabled: true, userName: IUSR }
+        ntlm: { enabled: true }                         # Windows challenge/response, one handshake per connection
         basic: { enabled: true, realm: Persona demo }   # over plain HTTP only from this machine
       httpErrors:
         # Remote clients get this page for a plain 404; clients on this machine get the detailed page.

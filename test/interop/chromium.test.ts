@@ -37,7 +37,7 @@ describe('Chromium: Basic authentication through the browser prompt', () => {
 
   before(async () => {
     requireChromium();
-    demo = await startDemo(PASSWORD);
+    demo = await startDemo(PASSWORD, { basicOnly: true });
   });
   after(async () => {
     await chromium.closeAll();
@@ -82,7 +82,7 @@ describe('Chromium: a UTF-8 password', () => {
 
   before(async () => {
     requireChromium();
-    demo = await startDemo(UTF8_PASSWORD);
+    demo = await startDemo(UTF8_PASSWORD, { basicOnly: true });
   });
   after(async () => {
     await chromium.closeAll();

@@ -13,7 +13,7 @@ const PASSWORD = 'interop-Curl-7!';
 const UTF8_PASSWORD = 'Grüße: 密码 ✓';
 
 describe('curl: Basic authentication on the demo site', () => {
-  const site = demoSite(PASSWORD, requireCurl);
+  const site = demoSite(PASSWORD, requireCurl, { basicOnly: true });
 
   test('the first run prints how to log in as alice', () => {
     const line = site().server.output.split('\n').find((l) => l.includes(DEMO_USER) && l.includes(PASSWORD));
@@ -77,7 +77,7 @@ describe('curl: Basic authentication on the demo site', () => {
 });
 
 describe('curl: a UTF-8 password (RFC 7617 charset="UTF-8")', () => {
-  const site = demoSite(UTF8_PASSWORD, requireCurl);
+  const site = demoSite(UTF8_PASSWORD, requireCurl, { basicOnly: true });
 
   test('curl -u with the UTF-8 bytes of the password: 200', async () => {
     // curl sends its argument's bytes as they are; node passes the string as UTF-8.

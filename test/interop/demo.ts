@@ -4,7 +4,7 @@
  * `/secure/` folder with real clients and read what the server wrote to its W3C log.
  */
 import { after, before } from 'node:test';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { freePort, startPersona, tempDir, type RunningPersona } from '../helpers/persona.js';
 
@@ -23,13 +23,34 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-export async function startDemo(password: string): Promise<Demo> {
+export interface DemoOptions {
+  /**
+   * The demo offers NTLM and Basic; Basic-only turns NTLM off in the generated persona.yaml (then restarts), for the
+   * suites about Basic: a client that prefers NTLM would otherwise never send Basic.
+   */
+  readonly basicOnly?: boolean;
+}
+
+export async function startDemo(password: string, options: DemoOptions = {}): Promise<Demo> {
   const parent = await tempDir('interop');
   const home = path.join(parent, 'state');
   const port = await freePort();
   let server: RunningPersona;
+  const env = { PERSONA_DEMO_PORT: String(port), PERSONA_DEMO_PASSWORD: password };
   try {
-    server = await startPersona(undefined, { home, env: { PERSONA_DEMO_PORT: String(port), PERSONA_DEMO_PASSWORD: password } });
+    server = await startPersona(undefined, { home, env });
+    if (options.basicOnly) {
+      await server.stop();
+      const file = path.join(home, 'persona.yaml');
+      const yaml = await readFile(file, 'utf8');
+      const edited = yaml.replace(/ntlm: \{ enabled: true \}/, 'ntlm: { enabled: false }');
+      if (edited === yaml) throw new Error(`the demo's persona.yaml no longer holds "ntlm: { enabled: true }":\n${yaml}`);
+      await writeFile(file, edited);
+      const firstRun = server.output;
+      server = await startPersona(undefined, { home, env });
+      // What the first run printed (the login line) stays readable, as a user's terminal keeps it.
+      server.output = firstRun + server.output;
+    }
   } catch (error) {
     await rm(parent, { recursive: true, force: true });
     throw error;
@@ -96,11 +117,11 @@ export async function waitForW3c(demo: Demo, match: (e: W3cEntry) => boolean, co
  * Starts the demo site for the enclosing describe block (before/after hooks) and returns its accessor, which fails
  * clearly when the before hook did not get it running.
  */
-export function demoSite(password: string, beforeStart: () => void | Promise<void> = () => undefined): () => Demo {
+export function demoSite(password: string, beforeStart: () => void | Promise<void> = () => undefined, options: DemoOptions = {}): () => Demo {
   let demo: Demo | undefined;
   before(async () => {
     await beforeStart();
-    demo = await startDemo(password);
+    demo = await startDemo(password, options);
   });
   after(async () => demo?.stop());
   return () => {

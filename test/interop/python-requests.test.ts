@@ -62,7 +62,7 @@ describe('Python requests: HTTPBasicAuth on a Session', () => {
 
   before(async () => {
     await requirePythonRequests();
-    demo = await startDemo(PASSWORD);
+    demo = await startDemo(PASSWORD, { basicOnly: true });
   });
   after(async () => demo?.stop());
 
@@ -94,7 +94,7 @@ describe('Python requests: a UTF-8 password', () => {
 
   before(async () => {
     await requirePythonRequests();
-    demo = await startDemo(UTF8_PASSWORD);
+    demo = await startDemo(UTF8_PASSWORD, { basicOnly: true });
   });
   after(async () => demo?.stop());
 

@@ -38,7 +38,7 @@ after(async () => {
 function input(settings: AuthenticationSettings, connection: Partial<ConnectionInfo>, authorization?: string): AuthenticationInput {
   const conn = { secure: false, loopback: true, remoteAddress: '127.0.0.1', ...connection } as ConnectionInfo;
   const req = { headers: { host: 'h', ...(authorization ? { authorization } : {}) } } as unknown as IncomingMessage;
-  return { req, connection: conn, settings, applicationPool: 'DefaultAppPool', traceId: 't', challenges: challengesFor(settings, conn, 'h') };
+  return { req, connection: conn, settings, applicationPool: 'DefaultAppPool', traceId: 't', host: 'h', challenges: challengesFor(settings, conn, 'h') };
 }
 
 function settings(change: (s: AuthenticationSettings) => void): AuthenticationSettings {

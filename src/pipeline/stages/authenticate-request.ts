@@ -13,6 +13,7 @@ import type { AuthenticationSettings } from '../../config/schema.js';
 import { basicUsable } from '../../auth/challenges.js';
 import { parseAuthorization } from '../../auth/credentials-header.js';
 import { parseBasicCredentials } from '../../auth/basic-credentials.js';
+import { connectionToken, ntlm } from '../../auth/ntlm/provider.js';
 import type { ConnectionInfo } from '../../server/connection.js';
 import { logonUser, splitAccountName, type LogonRequest } from '../../security/logon.js';
 import { iusrToken, processIdentityToken } from '../../security/process-identity.js';
@@ -32,6 +33,8 @@ export interface AuthenticationInput {
   readonly settings: AuthenticationSettings;
   readonly applicationPool: string;
   readonly traceId: string;
+  /** The request's host name without the port (NTLM keeps a connection's logon for one host). */
+  readonly host: string;
   /** challengesFor(settings, connection, host): computed once by the pipeline, used here and by authorization. */
   readonly challenges: readonly string[];
 }
@@ -42,7 +45,7 @@ export function unauthorized(substatus: number, reason: string, challenges: read
 }
 
 export function enabledSchemes(settings: AuthenticationSettings): string[] {
-  return [...(settings.anonymous.enabled ? ['Anonymous'] : []), ...(settings.basic.enabled ? ['Basic'] : [])];
+  return [...(settings.anonymous.enabled ? ['Anonymous'] : []), ...(settings.ntlm.enabled ? ['NTLM'] : []), ...(settings.basic.enabled ? ['Basic'] : [])];
 }
 
 /** Synchronous when the answer needs no logon (a token-cache hit, IUSR, the process identity): most requests. */
@@ -63,6 +66,9 @@ export function authenticateRequest(input: AuthenticationInput, security: Securi
       }
       return basic(credentials.rest, input, security, challenges);
     }
+    if (credentials.schemeLower === 'ntlm' && settings.ntlm.enabled) {
+      return ntlm(credentials.rest, { connection, settings: settings.ntlm, host: input.host, challenges, traceId: input.traceId, now: Date.now() }, security);
+    }
     // Credentials for a scheme this URL does not enable are not an identity here. Where anonymous access is on
     // they are ignored (a browser may send Basic credentials it cached for another path of the site); else 401.2.
     if (!settings.anonymous.enabled) {
@@ -74,6 +80,11 @@ export function authenticateRequest(input: AuthenticationInput, security: Securi
     }
   }
 
+  // A connection that completed an NTLM handshake stays authenticated (IIS authPersistSingleRequest: false).
+  if (connection.ntlm !== undefined && settings.ntlm.enabled) {
+    const kept = connectionToken({ connection, settings: settings.ntlm, host: input.host }, security);
+    if (kept) return kept;
+  }
   if (settings.anonymous.enabled) return anonymous(input, security, challenges);
   return unauthorized(
     2,
