@@ -116,8 +116,8 @@ export function authenticateMessage(negotiate: Buffer, challengeBytes: Buffer, o
 export const ntlmHeader = (message: Buffer): string => `NTLM ${message.toString('base64')}`;
 
 /** The CHALLENGE from a 401's WWW-Authenticate header(s). */
-export function challengeFrom(header: string | string[] | null | undefined): Buffer {
-  const lines = Array.isArray(header) ? header : header ? header.split(/,\s*(?=NTLM )/) : [];
+export function challengeFrom(header: string | readonly string[] | null | undefined): Buffer {
+  const lines: readonly string[] = typeof header === 'string' ? header.split(/,\s*(?=NTLM )/) : (header ?? []);
   const line = lines.find((l) => /^NTLM [A-Za-z0-9+/=]+$/.test(l.trim()));
   if (!line) throw new Error(`no NTLM challenge in ${JSON.stringify(header)}`);
   return Buffer.from(line.trim().slice(5), 'base64');
