@@ -40,7 +40,8 @@ test('first start creates the state folder and serves the demo site; a second st
     const anonymous = await get(`http://127.0.0.1:${port}/secure/`);
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.text, /401\.2/);
-    assert.equal(anonymous.headers['www-authenticate'], 'Basic realm="Persona demo", charset="UTF-8"');
+    // NTLM first (IIS's order), then Basic; node joins the two header lines with ", ".
+    assert.equal(anonymous.headers['www-authenticate'], 'NTLM, Basic realm="Persona demo", charset="UTF-8"');
     const basic = (user: string, pw: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
     const loggedOn = await get(`http://127.0.0.1:${port}/secure/`, basic('alice', password));
     assert.equal(loggedOn.status, 200);
