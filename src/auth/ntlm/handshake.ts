@@ -10,8 +10,8 @@ import { AvFlag, AvId, avFlagsValue, avString, avTimestamp, findAvPair, parseAvP
 import { isUnhashedZeroBindings } from './channel-bindings.js';
 import { hasFlag, NtlmFlag, negotiateResponseFlags } from './flags.js';
 import { writeChallenge, type AuthenticateMessage, type NegotiateMessage } from './messages.js';
-import { verifyNtlmv1Response } from './ntlmv1.js';
-import { exportedSessionKey, filetimeToUnixMs, isNtlmv2Response, micMatches, verifyNtlmv2Response } from './ntlmv2.js';
+import { exportedSessionKey, filetimeToUnixMs, isNtlmv2Response, micMatches } from './ntlmv2.js';
+import type { NtlmVerifier, ResponseVerdict } from './verifier.js';
 import type { TokenChecking } from '../../config/schema.js';
 import type { NtStatus, ProofResult } from '../../security/logon.js';
 
@@ -77,8 +77,8 @@ export type ChannelFacts =
 export interface ProofInput {
   readonly message: AuthenticateMessage;
   readonly pending: PendingChallenge;
-  /** The account's stored NT hash; undefined when NTLM is not enabled for it. */
-  readonly ntHash: Buffer | undefined;
+  /** Checks the response for the named account (the local NT hash, or later a domain controller). */
+  readonly verifier: NtlmVerifier;
   readonly policy: ProofPolicy;
   readonly channel: ChannelFacts;
   readonly now: number;
@@ -88,36 +88,53 @@ export interface ProofInput {
 export type NtlmProof = (ProofResult & { readonly ok: false }) | { readonly ok: true; readonly detail: string };
 
 const refuse = (status: NtStatus, reason: string, subStatus: NtStatus = 'STATUS_SUCCESS'): NtlmProof => ({ ok: false, wrongPassword: false, status, subStatus, reason });
-const wrong = (reason: string): NtlmProof => ({ ok: false, wrongPassword: true, status: 'STATUS_LOGON_FAILURE', subStatus: 'STATUS_WRONG_PASSWORD', reason });
 
 /**
- * Verifies an AUTHENTICATE for a named account. Order: the hash exists; the response kind is allowed; the proof
- * (the only failure that counts as a wrong password); then, for NTLMv2, the MIC when the client says it sent one,
- * the timestamp window, and Extended Protection — each failure a distinct reason, none counted toward lockout (they
- * mean tampering or a misconfigured client, not a guessed password).
+ * Verifies an AUTHENTICATE for a named account. Order: the protocol version is allowed (policy, before any
+ * verifier is asked); the proof (the verifier's; the only failure that counts as a wrong password); then, for
+ * NTLMv2, the MIC when the client says it sent one, the timestamp window, and Extended Protection — each failure a
+ * distinct reason, none counted toward lockout (they mean tampering or a misconfigured client, not a guessed
+ * password). Synchronous when the verifier is (the local one is).
  */
-export function verifyProof(input: ProofInput): NtlmProof {
-  const { message: msg, pending, ntHash, policy } = input;
-  if (ntHash === undefined) {
-    return refuse('STATUS_NTLM_BLOCKED', 'NTLM is not enabled for this account: no NT hash is stored (persona user passwd NAME --ntlm stores one)');
-  }
+export function verifyProof(input: ProofInput): NtlmProof | Promise<NtlmProof> {
+  const { message: msg, pending, policy } = input;
   if (msg.ntResponse.length === 0) {
     // Persona stores no LM hash: an LM-only answer cannot be checked, and LM is broken anyway.
     return refuse('STATUS_NTLM_BLOCKED', 'the client sent only an LM response (no NT response): LM authentication is not supported');
   }
-  if (!isNtlmv2Response(msg.ntResponse)) return verifyV1(input, ntHash);
+  if (!isNtlmv2Response(msg.ntResponse)) {
+    if (!policy.allowNtlmv1) {
+      return refuse('STATUS_NTLM_BLOCKED', `the client sent an NTLMv1 response (${msg.ntResponse.length} bytes), refused: ntlm.allowNtlmv1 is false`);
+    }
+    if (policy.tokenChecking === 'Require') {
+      return refuse('STATUS_BAD_BINDINGS', 'NTLMv1 cannot carry channel or service bindings, which ntlm.tokenChecking: Require demands');
+    }
+  }
+  const verdict = input.verifier.verify({
+    user: msg.user,
+    domain: msg.domain,
+    serverChallenge: pending.serverChallenge,
+    lmResponse: msg.lmResponse,
+    ntResponse: msg.ntResponse,
+    extendedSessionSecurity: hasFlag(msg.flags, NtlmFlag.NEGOTIATE_EXTENDED_SESSIONSECURITY) && hasFlag(pending.flags, NtlmFlag.NEGOTIATE_EXTENDED_SESSIONSECURITY),
+  });
+  return verdict instanceof Promise ? verdict.then((v) => afterResponse(input, v)) : afterResponse(input, verdict);
+}
 
-  const v2 = verifyNtlmv2Response({ ntHash, user: msg.user, domain: msg.domain, serverChallenge: pending.serverChallenge, ntChallengeResponse: msg.ntResponse });
-  if (!v2.ok) return v2.reason === 'proof-mismatch' ? wrong(`NTLMv2 response does not match (${v2.message})`) : refuse('STATUS_INVALID_PARAMETER', `malformed NTLMv2 response: ${v2.message}`);
-  const notes = [`NTLMv2${v2.domainUsed === 'nil' ? ' (client hashed an empty domain)' : ''}`];
+function afterResponse(input: ProofInput, verdict: ResponseVerdict): NtlmProof {
+  if (!verdict.ok) return verdict;
+  const { message: msg, pending, policy } = input;
+  const notes = [`${verdict.protocol}${verdict.note ? ` (${verdict.note})` : ''}`];
+  const blob = verdict.clientBlob;
+  if (blob === undefined) return { ok: true, detail: `${notes[0]}, allowed by ntlm.allowNtlmv1` };
 
-  const pairs = parseAvPairs(v2.clientBlob.avPairs);
+  const pairs = parseAvPairs(blob.avPairs);
   if (!Array.isArray(pairs)) return refuse('STATUS_INVALID_PARAMETER', `the NTLMv2 client blob's AV pairs are malformed: ${pairs.error}`);
 
   // MIC: the client says in MsvAvFlags — inside the blob the proof covers — that it sent one; a MITM cannot remove it.
   if (hasBit(avFlagsValue(pairs), AvFlag.MIC_PRESENT)) {
     const keyExch = hasFlag(msg.flags, NtlmFlag.NEGOTIATE_KEY_EXCH) && hasFlag(pending.flags, NtlmFlag.NEGOTIATE_KEY_EXCH);
-    const key = exportedSessionKey(v2.keyExchangeKey, msg.encryptedRandomSessionKey, keyExch);
+    const key = exportedSessionKey(verdict.keyExchangeKey, msg.encryptedRandomSessionKey, keyExch);
     if (!key.ok) return refuse('STATUS_INVALID_PARAMETER', key.message);
     if (msg.micOffset === undefined || !micMatches(key.exportedSessionKey, pending.negotiate, pending.challenge, msg.raw, msg.micOffset)) {
       return refuse('STATUS_INVALID_PARAMETER', 'the MIC does not match the three messages: they were altered in transit');
@@ -125,7 +142,7 @@ export function verifyProof(input: ProofInput): NtlmProof {
     notes.push('MIC checked');
   }
 
-  const clientTime = filetimeToUnixMs(v2.clientBlob.timestamp);
+  const clientTime = filetimeToUnixMs(blob.timestamp);
   const skew = clientTime - input.now;
   if (clientTime < NO_REAL_CLOCK_BEFORE) {
     // Not a clock reading but a client that fills the field wrongly (Authen::NTLM 1.09 sends 1601 plus a few
@@ -143,20 +160,6 @@ export function verifyProof(input: ProofInput): NtlmProof {
   if (!binding.ok) return binding;
   if (binding.detail) notes.push(binding.detail);
   return { ok: true, detail: notes.join(', ') };
-}
-
-function verifyV1(input: ProofInput, ntHash: Buffer): NtlmProof {
-  const { message: msg, pending, policy } = input;
-  if (!policy.allowNtlmv1) {
-    return refuse('STATUS_NTLM_BLOCKED', `the client sent an NTLMv1 response (${msg.ntResponse.length} bytes), refused: ntlm.allowNtlmv1 is false`);
-  }
-  if (policy.tokenChecking === 'Require') {
-    return refuse('STATUS_BAD_BINDINGS', 'NTLMv1 cannot carry channel or service bindings, which ntlm.tokenChecking: Require demands');
-  }
-  const ess = hasFlag(msg.flags, NtlmFlag.NEGOTIATE_EXTENDED_SESSIONSECURITY) && hasFlag(pending.flags, NtlmFlag.NEGOTIATE_EXTENDED_SESSIONSECURITY);
-  const v1 = verifyNtlmv1Response({ ntHash, serverChallenge: pending.serverChallenge, lmResponse: msg.lmResponse, ntResponse: msg.ntResponse, extendedSessionSecurity: ess });
-  if (!v1.ok) return v1.reason === 'proof-mismatch' ? wrong(`NTLMv1 response does not match (${v1.message})`) : refuse('STATUS_INVALID_PARAMETER', `malformed NTLMv1 response: ${v1.message}`);
-  return { ok: true, detail: `${v1.variant} (allowed by ntlm.allowNtlmv1)` };
 }
 
 const hasBit = (value: number, bit: number): boolean => (value & bit) === bit;

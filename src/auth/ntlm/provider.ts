@@ -17,6 +17,7 @@ import { WellKnownSid, WELL_KNOWN_NAMES } from '../../security/sid.js';
 import { expectedChannelBindings } from './channel-bindings.js';
 import { CHALLENGE_LIFETIME_MS, isAnonymousAuthenticate, makeChallenge, verifyProof, type ChannelFacts, type NtlmProof, type PendingChallenge, type ServerNames } from './handshake.js';
 import { isNtlmParseError, messageType, parseAuthenticate, parseNegotiate } from './messages.js';
+import { ntHashVerifier } from './verifier.js';
 import { randomBytes } from 'node:crypto';
 
 /** What a connection remembers of NTLM between its requests. */
@@ -155,8 +156,8 @@ async function authenticate(bytes: Buffer, request: NtlmRequest, security: Secur
       defaultLogonDomain: '',
       clientAddress,
       proof: {
-        verify: (found): NtlmProof => {
-          const proof = verifyProof({ message, pending: state.pending, ntHash: security.store.ntHashOf(found.sid), policy, channel, now: request.now });
+        verify: async (found): Promise<NtlmProof> => {
+          const proof = await verifyProof({ message, pending: state.pending, verifier: ntHashVerifier(security.store.ntHashOf(found.sid)), policy, channel, now: request.now });
           if (proof.ok) detail = proof.detail;
           return proof;
         },

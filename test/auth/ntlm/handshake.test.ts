@@ -13,6 +13,7 @@ import { checkExtendedProtection, isAnonymousAuthenticate, makeChallenge, verify
 import { ntHash } from '../../../src/auth/ntlm/md4.js';
 import { isNtlmParseError, parseAuthenticate, parseChallenge, parseNegotiate, type AuthenticateMessage } from '../../../src/auth/ntlm/messages.js';
 import { fromFileTime } from '../../../src/auth/ntlm/av-pairs.js';
+import { ntHashVerifier } from '../../../src/auth/ntlm/verifier.js';
 import { authenticateMessage, negotiateMessage, type AuthenticateOptions } from '../../helpers/ntlm-client.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -35,7 +36,13 @@ function exchange(options: Partial<AuthenticateOptions> = {}): { message: Authen
 
 function verify(options: Partial<AuthenticateOptions> = {}, extra: { policy?: Partial<ProofPolicy>; channel?: ChannelFacts; now?: number; ntHash?: Buffer | undefined } = {}): NtlmProof {
   const { message, pending } = exchange(options);
-  return verifyProof({ message, pending, ntHash: 'ntHash' in extra ? extra.ntHash : HASH, policy: { ...POLICY, ...extra.policy }, channel: extra.channel ?? PLAIN, now: extra.now ?? NOW });
+  return now(verifyProof({ message, pending, verifier: ntHashVerifier('ntHash' in extra ? extra.ntHash : HASH), policy: { ...POLICY, ...extra.policy }, channel: extra.channel ?? PLAIN, now: extra.now ?? NOW }));
+}
+
+/** The local verifier is synchronous, so the proof is too: a promise here would be a regression. */
+function now(r: NtlmProof | Promise<NtlmProof>): NtlmProof {
+  assert.ok(!(r instanceof Promise), 'a local verification never waits');
+  return r;
 }
 
 function refusal(r: NtlmProof): Extract<NtlmProof, { ok: false }> {
@@ -174,7 +181,7 @@ test('property: arbitrary bytes as an AUTHENTICATE never throw and never verify'
       const data = withHeader ? Buffer.concat([Buffer.from('NTLMSSP\0\x03\0\0\0', 'latin1'), bytes]) : Buffer.from(bytes);
       const message = parseAuthenticate(data);
       if (isNtlmParseError(message)) return true;
-      const r = verifyProof({ message, pending, ntHash: HASH, policy: { ...POLICY, allowNtlmv1: true }, channel: TLS, now: NOW });
+      const r = now(verifyProof({ message, pending, verifier: ntHashVerifier(HASH), policy: { ...POLICY, allowNtlmv1: true }, channel: TLS, now: NOW }));
       return r.ok === false;
     }),
     { numRuns: 2000 },
@@ -189,7 +196,7 @@ test('property: changing any byte of a valid NT response or of a present MIC mak
   const good = authenticateMessage(negotiateBytes, challenge, { user: 'alice', password: 'Pa55-word', mic: true });
   const parsedGood = parseAuthenticate(good);
   assert.ok(!isNtlmParseError(parsedGood));
-  assert.ok(verifyProof({ message: parsedGood, pending, ntHash: HASH, policy: POLICY, channel: PLAIN, now: NOW }).ok);
+  assert.ok(now(verifyProof({ message: parsedGood, pending, verifier: ntHashVerifier(HASH), policy: POLICY, channel: PLAIN, now: NOW })).ok);
   const ntOffset = good.readUInt32LE(24);
   const ntLength = good.readUInt16LE(20);
   fc.assert(
@@ -198,7 +205,7 @@ test('property: changing any byte of a valid NT response or of a present MIC mak
       bad[at]! ^= xor;
       const message = parseAuthenticate(bad);
       if (isNtlmParseError(message)) return true;
-      return !verifyProof({ message, pending, ntHash: HASH, policy: POLICY, channel: PLAIN, now: NOW }).ok;
+      return !now(verifyProof({ message, pending, verifier: ntHashVerifier(HASH), policy: POLICY, channel: PLAIN, now: NOW })).ok;
     }),
     { numRuns: 1500 },
   );
