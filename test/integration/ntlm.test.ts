@@ -371,6 +371,23 @@ sites:
     assert.equal((await get(`${base()}/secure/`)).status, 401, 'the server still answers');
   });
 
+  test('property: arbitrary NTLM messages over HTTP get 400 or 401 and the server keeps answering', async () => {
+    const { default: fc } = await import('fast-check');
+    const message = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      // A valid signature and type, then arbitrary bytes: the parser's offsets and lengths are what gets exercised.
+      fc.tuple(fc.integer({ min: 1, max: 3 }), fc.uint8Array({ maxLength: 300 })).map(([type, rest]) => Buffer.concat([Buffer.from('NTLMSSP\0', 'latin1'), Buffer.from([type, 0, 0, 0]), rest])),
+    );
+    await fc.assert(
+      fc.asyncProperty(message, async (bytes) => {
+        const reply = await get(`${base()}/secure/`, { headers: { authorization: `NTLM ${Buffer.from(bytes).toString('base64')}` } });
+        return reply.status === 400 || reply.status === 401;
+      }),
+      { numRuns: 120 },
+    );
+    assert.equal((await get(`${base()}/secure/`)).status, 401);
+  });
+
   test('the W3C log shows the legs as IIS writes them: 401 2 5, 401 1 2148074254, then 200 with the user', async () => {
     const c = connection(base());
     try {
