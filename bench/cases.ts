@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { LoadMode } from './node-load-protocol.js';
 
 /**
  * What the benchmark measures. A case is a URL path on the bench site, the wrk arguments that shape the load,
@@ -29,6 +30,15 @@ export interface BenchCase {
   lua?: string;
   /** More wrk options for this case only (e.g. ['--timeout', '10s']); -t, -c and -d are the run's. */
   wrkArgs?: readonly string[];
+  /**
+   * Measured by the Node load generator (bench/node-load.ts) in this mode instead of wrk, for loads wrk cannot
+   * drive (an NTLM handshake). `headers`, `lua` and `wrkArgs` then only shape the pre-flight check, if anything.
+   * `versus` is a second load the generator measures in the same run, in alternating slices of `sliceMs` on its own
+   * connections, so that the ratio of the two does not depend on what else the machine did meanwhile; `goal` is
+   * what that ratio should reach. Short slices average out other work best; a load with slow requests needs
+   * longer ones, since the work on requests still in flight when a slice ends counts for neither load.
+   */
+  client?: { mode: LoadMode; versus?: { mode: LoadMode; path: string; sliceMs: number; goal?: number } };
   /** Default: every server. */
   servers?: readonly ServerId[];
   /**
@@ -38,6 +48,11 @@ export interface BenchCase {
   load?: Partial<Record<ServerId, CaseLoad>>;
   /** The account the servers must know for this case; its Authorization header is in `headers`. */
   credentials?: Credentials;
+  /**
+   * The NTLM account of the case: the server makes it with an NT hash and protects NTLM_FOLDER with NTLM only; the
+   * pre-flight check runs a handshake (and a refused one) instead of a plain GET.
+   */
+  ntlm?: Credentials;
   /**
    * Another case of the same run that Persona's number is divided by (e.g. Basic against anonymous on the same
    * file), with the goal that ratio should reach. Reported after the table.
@@ -64,16 +79,24 @@ export const FILES: readonly BenchFile[] = [
   { path: '/1m.html', bytes: 1024 * 1024 },
   // under the folder each server protects with Basic; the anonymous cases never touch it
   { path: '/basic/1k.html', bytes: 1024 },
+  // under the folder Persona protects with NTLM only
+  { path: '/ntlm/1k.html', bytes: 1024 },
 ];
 
 /** The folder the Basic case's servers protect: Persona's location and nginx's `location /basic/`. */
 export const BASIC_FOLDER = '/basic';
+
+/** The folder the NTLM cases' server protects with NTLM (and nothing else): Persona's location. */
+export const NTLM_FOLDER = '/ntlm';
 
 /**
  * A fresh password per run: the account exists only in the run's temporary folder, and wrk's command line (which
  * `ps` shows) carries the header, so a fixed one would be a password published in the repository for nothing.
  */
 const basicAccount: Credentials = { user: 'bench', password: randomBytes(12).toString('base64url') };
+
+/** Its own account (a Basic run may have made `bench` without an NT hash); the password never leaves the run. */
+const ntlmAccount: Credentials = { user: 'ntlmbench', password: randomBytes(12).toString('base64url') };
 
 function basicHeader(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
@@ -99,6 +122,46 @@ export const CASES: readonly BenchCase[] = [
     // on a busy machine nginx's answers near wrk's default 2 s timeout, which would drop them from the count
     wrkArgs: ['--timeout', '10s'],
     reference: { caseId: '1k-keepalive', goal: 0.8 },
+  },
+  // NTLM (Persona only: nginx and Apache have no NTLM). wrk cannot answer a CHALLENGE, so the NTLM cases run on the
+  // Node load generator, each against an anonymous load of the same generator in the same run (alternating slices:
+  // the ratio is apples to apples and immune to other work on the machine). The two anonymous generator cases
+  // compare the generator with wrk on the same load: near 1, the generator is not what limits the numbers.
+  {
+    id: '1k-keepalive-node',
+    name: '1 KiB keep-alive (Node client)',
+    path: '/1k.html',
+    headers: {},
+    client: { mode: 'keepalive' },
+    servers: ['persona'],
+    reference: { caseId: '1k-keepalive' },
+  },
+  {
+    id: '1k-ntlm',
+    name: '1 KiB NTLM, authenticated keep-alive (Node client)',
+    path: `${NTLM_FOLDER}/1k.html`,
+    headers: {},
+    client: { mode: 'ntlm-keepalive', versus: { mode: 'keepalive', path: '/1k.html', sliceMs: 100, goal: 0.9 } },
+    ntlm: ntlmAccount,
+    servers: ['persona'],
+  },
+  {
+    id: '1k-close-node',
+    name: '1 KiB Connection: close (Node client)',
+    path: '/1k.html',
+    headers: close,
+    client: { mode: 'close' },
+    servers: ['persona'],
+    reference: { caseId: '1k-close' },
+  },
+  {
+    id: 'ntlm-handshake',
+    name: 'NTLM full handshakes/s, fresh connections (Node client)',
+    path: `${NTLM_FOLDER}/1k.html`,
+    headers: {},
+    client: { mode: 'ntlm-handshake', versus: { mode: 'close', path: '/1k.html', sliceMs: 500 } },
+    ntlm: ntlmAccount,
+    servers: ['persona'],
   },
 ];
 

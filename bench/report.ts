@@ -1,5 +1,6 @@
 /** The results of a run as the table people read and the JSON machines keep. */
 import { caseServers, type BenchCase, type ServerId } from './cases.js';
+import type { ClientFacts } from './load-run.js';
 import type { WrkStats } from './wrk.js';
 
 export interface CaseResult {
@@ -10,6 +11,8 @@ export interface CaseResult {
   error?: string;
   /** The load it was measured with, when the case gave this server a smaller one than the run's. */
   load?: { connections: number; seconds: number };
+  /** Set when the Node load generator measured the case instead of wrk: what it says about itself. */
+  client?: ClientFacts;
 }
 
 export interface ServerColumn {
@@ -107,9 +110,55 @@ export function notes(cases: readonly BenchCase[], servers: readonly ServerColum
     if (r.error) out.push(`${s}, ${c}: ${r.error}`);
     else if (r.stats && errorCount(r.stats) > 0) {
       const e = r.stats.errors;
-      out.push(`${s}, ${c}: wrk errors connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}, non-2xx/3xx ${e.status} of ${r.stats.requests} requests`);
+      const first = r.client?.firstError ? ` (first: ${r.client.firstError})` : '';
+      out.push(`${s}, ${c}: ${r.client ? 'load generator' : 'wrk'} errors connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}, non-2xx/3xx ${e.status} of ${r.stats.requests} requests${first}`);
+    }
+    if (r.client) {
+      const setup = r.client.setupHandshakes > 0 ? `, after ${r.client.setupHandshakes} NTLM handshakes that authenticated its connections` : '';
+      const both = r.client.versus ? ` (and as many for the ${r.client.versus.mode} load it alternated with)` : '';
+      out.push(
+        `${s}, ${c}: measured by the Node load generator (${r.client.mode}, ${r.client.threads} thread, ${r.client.connections} connections${both}${setup}), which used ${r.client.cpuPercent}% of one core`,
+      );
     }
     if (r.stats && r.load) out.push(`${s}, ${c}: measured with ${r.load.connections} connections for ${r.load.seconds} s (a smaller load than the run's; see the case in bench/cases.ts)`);
+  }
+  return out;
+}
+
+/** Persona's rate in a case divided by the rate of the case's `versus` load in the same generator run; null when missing. */
+export function versusRatio(results: readonly CaseResult[], c: BenchCase): number | null {
+  const r = find(results, c.id, 'persona');
+  const v = r?.client?.versus;
+  return r?.stats && v && v.rps > 0 ? r.stats.rps / v.rps : null;
+}
+
+/**
+ * What the NTLM cases add to the report, in the issue's terms: requests/s on authenticated keep-alive connections
+ * against anonymous keep-alive requests of the same generator in the same run (goal ≥ 0.9), and full handshakes/s
+ * on fresh connections against anonymous Connection: close requests of the same generator, for scale.
+ */
+export function ntlmLines(cases: readonly BenchCase[], results: readonly CaseResult[]): string[] {
+  const out: string[] = [];
+  for (const c of cases) {
+    if (!c.ntlm || !c.client) continue;
+    const r = find(results, c.id, 'persona');
+    if (!r?.stats) {
+      out.push(`${c.name}: not measured`);
+      continue;
+    }
+    const v = r.client?.versus;
+    const x = versusRatio(results, c);
+    const goal = c.client.versus?.goal;
+    const vs =
+      v && x !== null
+        ? ` = ${x.toFixed(2)} × the ${int.format(v.rps)} req/s of anonymous ${v.mode === 'close' ? 'Connection: close requests (a connection each)' : 'keep-alive requests'} for ${v.path}` +
+          ` (same generator, alternating ${v.sliceMs} ms slices, ${v.slices} each)${goal === undefined ? '' : `; goal ≥ ${goal}: ${x >= goal ? 'met' : 'NOT met'}`}`
+        : '';
+    if (c.client.mode === 'ntlm-handshake') {
+      out.push(`${int.format(r.stats.rps)} full NTLM handshakes/s on fresh connections (connect, NEGOTIATE → 401, AUTHENTICATE → 200 with the file, close; a 4624 audit event each)${vs}`);
+    } else {
+      out.push(`${int.format(r.stats.rps)} req/s on NTLM-authenticated keep-alive connections${vs}`);
+    }
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /**
  * npm run bench: Persona against plain node:http, nginx and Apache serving the same static files on loopback,
- * measured with wrk one server at a time. See docs/BENCHMARKS.md for what the numbers mean.
+ * measured with wrk one server at a time (and Persona's NTLM cases with the Node load generator, bench/node-load.ts,
+ * since wrk cannot answer a CHALLENGE). See docs/BENCHMARKS.md for what the numbers mean.
  *
  * usage: node dist/bench/run.js [--seconds 5] [--warmup 1] [--only persona,node,nginx,apache]
  *                               [--cases id,...] [--json FILE] [--keep]
@@ -14,9 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CASES, FILES, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type ServerId } from './cases.js';
 import { checkBody, checkChallenge, waitReady } from './http-check.js';
+import { runNodeLoad } from './load-run.js';
 import { machineFacts } from './machine.js';
 import { killLeftovers, leftovers, stopAll, stopTracked, treeRss } from './processes.js';
-import { notes, ratio, ratioLines, referenceRatio, table, type CaseResult } from './report.js';
+import { checkNtlm } from './ntlm-check.js';
+import { notes, ntlmLines, ratio, ratioLines, referenceRatio, table, versusRatio, type CaseResult } from './report.js';
 import { SERVERS, type BenchEnv, type RunningServer, type ServerDef } from './servers.js';
 import { findExecutable, tail } from './system.js';
 import { runWrk } from './wrk.js';
@@ -180,7 +183,9 @@ async function measureServer(
     for (const c of cases) {
       const expected = bodies.get(c.path);
       if (!expected) return fail(`case ${c.id} asks for ${c.path}, which is not in FILES`);
-      const wrong = (await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null);
+      const wrong = c.ntlm
+        ? await checkNtlm(base, c.path, c.ntlm, expected)
+        : ((await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null));
       if (wrong) return fail(`pre-flight check failed: ${wrong}`);
     }
     for (const c of cases) {
@@ -201,6 +206,39 @@ async function measureServer(
         ...(c.wrkArgs === undefined ? {} : { extraArgs: c.wrkArgs }),
       };
       try {
+        if (c.client) {
+          // the generator warms up on the same connections (for NTLM: already authenticated) before its window
+          const { stats, client } = await runNodeLoad({
+            url: run.url,
+            mode: c.client.mode,
+            expectFile: join(env.www, c.path),
+            connections,
+            threads: THREADS,
+            seconds,
+            warmup,
+            ...(c.ntlm ? { account: c.ntlm } : {}),
+            ...(c.client.versus ? { versus: { ...c.client.versus, expectFile: join(env.www, c.client.versus.path) } } : {}),
+            dir: env.tmp,
+            tag: `${def.id}-${c.id}`,
+          });
+          const gone = dead();
+          if (gone) return fail(gone);
+          // every counted response was 200 with the file; any other answer (a 401 in an NTLM case) voids the number
+          const versusBad = client.versus?.errors.status ?? 0;
+          if (stats.errors.status > 0 || versusBad > 0) {
+            const error =
+              stats.errors.status > 0
+                ? `${stats.errors.status} responses were not 200 with the file's bytes (first: ${client.firstError ?? '?'}); not a number`
+                : `${versusBad} responses of the ${client.versus!.mode} load it is compared with were not 200 with the file's bytes (first: ${client.versus!.firstError ?? '?'}); not a number`;
+            results.push({ caseId: c.id, server: def.id, error, client });
+            console.error(`   ${c.name}: ${error}`);
+            continue;
+          }
+          results.push({ caseId: c.id, server: def.id, stats, client, ...(smaller ? { load: { connections, seconds } } : {}) });
+          const vs = client.versus ? `; ${client.versus.mode} ${Math.round(client.versus.rps)} req/s in the slices between` : '';
+          console.error(`   ${c.name.padEnd(28)} ${Math.round(stats.rps).toString().padStart(7)} ${c.client.mode === 'ntlm-handshake' ? 'handshakes' : 'req'}/s  p99 ${(stats.latencyUs.p99 / 1000).toFixed(2)} ms  (Node client ${client.cpuPercent}% CPU${vs})`);
+          continue;
+        }
         if (warmup > 0) await runWrk({ ...run, seconds: warmup, tag: `${def.id}-${c.id}-warmup` });
         const stats = await runWrk({ ...run, seconds, tag: `${def.id}-${c.id}` });
         const gone = dead();
@@ -234,7 +272,14 @@ async function main(): Promise<number> {
   const repo = repoRoot();
   const wrk = ensurePackages(repo);
   const { tmp, www, bodies } = prepareSite();
-  const env: BenchEnv = { tmp, www, distDir, isRoot, basic: o.cases.find((c) => c.credentials)?.credentials ?? null };
+  const env: BenchEnv = {
+    tmp,
+    www,
+    distDir,
+    isRoot,
+    basic: o.cases.find((c) => c.credentials)?.credentials ?? null,
+    ntlm: o.cases.find((c) => c.ntlm)?.ntlm ?? null,
+  };
   const facts = machineFacts(repo, wrk);
   const results: CaseResult[] = [];
   const outcomes: ServerOutcome[] = [];
@@ -250,7 +295,7 @@ async function main(): Promise<number> {
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
 
-  console.error(`bench: ${o.cases.length} cases × ${o.only.length} servers, ${o.warmup} s warm-up + ${o.seconds} s each, wrk -t${THREADS} -c${CONNECTIONS} (less where a case says so); files in ${tmp}`);
+  console.error(`bench: ${o.cases.length} cases × ${o.only.length} servers, ${o.warmup} s warm-up + ${o.seconds} s each, wrk -t${THREADS} -c${CONNECTIONS} or the Node client with as many (less where a case says so); files in ${tmp}`);
   const busy = facts.loadAverage[0] ?? 0;
   if (busy > 0.5) console.error(`warning: load average ${busy} before the run: other work competes for the ${facts.cores} cores and skews every number`);
   try {
@@ -276,6 +321,7 @@ async function main(): Promise<number> {
   const failedIds = new Set(outcomes.filter((s) => s.error).map((s) => s.id));
   for (const n of notes(o.cases, columns, results.filter((r) => !failedIds.has(r.server)))) console.log(`note: ${n}`);
   for (const l of ratioLines(o.cases, columns, results)) console.log(`ratio: ${l}`);
+  for (const l of ntlmLines(o.cases, results)) console.log(`ntlm: ${l}`);
   for (const s of outcomes) {
     if (s.error) console.log(`FAILED ${s.label}: ${s.error}`);
     else if (s.skipped) console.log(`skipped ${s.label}: ${s.skipped}`);
@@ -289,17 +335,19 @@ async function main(): Promise<number> {
   if (o.json) {
     const json = {
       machine: { ...facts, versions: Object.fromEntries(outcomes.map((s) => [s.id, s.version])) },
-      settings: { seconds: o.seconds, warmupSeconds: o.warmup, threads: THREADS, connections: CONNECTIONS },
+      settings: { seconds: o.seconds, warmupSeconds: o.warmup, threads: THREADS, connections: CONNECTIONS, nodeClientThreads: THREADS },
       servers: outcomes,
       cases: o.cases.map((c) => ({
         id: c.id,
         name: c.name,
         path: c.path,
+        ...(c.client ? { client: `node-load ${c.client.mode}${c.client.versus ? `, alternating with ${c.client.versus.mode} ${c.client.versus.path}` : ''}` } : {}),
         // the Basic case's password is the run's own, but a result file is no place for credentials
         headers: printableHeaders(c.headers),
         ratios: {
           ...Object.fromEntries((['node', 'node-mem', 'nginx', 'apache', 'apache-tuned'] as const).map((s) => [`persona/${s}`, ratio(results, c.id, s)])),
           ...(c.reference ? { [`persona/persona ${c.reference.caseId}`]: referenceRatio(results, c) } : {}),
+          ...(c.client?.versus ? { [`persona/persona ${c.client.versus.mode} ${c.client.versus.path}, same generator, alternating slices`]: versusRatio(results, c) } : {}),
         },
       })),
       results,

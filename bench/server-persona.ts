@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BASIC_FOLDER, type Credentials } from './cases.js';
+import { BASIC_FOLDER, NTLM_FOLDER } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { BenchEnv, ServerDef } from './servers.js';
@@ -14,10 +14,19 @@ const mainJs = (env: BenchEnv): string => join(env.distDir, 'src', 'cli', 'main.
  * Everything else (token cache TTL, logon method) stays at its default, as an operator would leave it.
  */
 const basicLocation = [
-  '    locations:',
   `      - path: ${BASIC_FOLDER}`,
   '        settings:',
   '          authentication: { anonymous: { enabled: false }, basic: { enabled: true, realm: bench } }',
+];
+
+/**
+ * The NTLM cases' folder: anonymous off, NTLM on (everything else at its defaults: NTLMv2 only, no Extended
+ * Protection on plain HTTP, the logon kept for the connection's later requests as on IIS).
+ */
+const ntlmLocation = [
+  `      - path: ${NTLM_FOLDER}`,
+  '        settings:',
+  '          authentication: { anonymous: { enabled: false }, ntlm: { enabled: true } }',
 ];
 
 /**
@@ -33,13 +42,15 @@ function admin(env: BenchEnv, home: string, config: string, args: readonly strin
 }
 
 /**
- * The web root's ACL and the Basic account. The ACL written at init grants Users and Administrators, not the
- * anonymous account, so IUSR gets read on the web root as an IIS operator grants it on wwwroot; without it every
- * anonymous case answers 401.3. The account is a plain local user: `user add` puts it in Users, which may read.
+ * The web root's ACL and the accounts of the Basic and NTLM cases. The ACL written at init grants Users and
+ * Administrators, not the anonymous account, so IUSR gets read on the web root as an IIS operator grants it on
+ * wwwroot; without it every anonymous case answers 401.3. The accounts are plain local users: `user add` puts them in Users, which may read.
  */
-function prepare(env: BenchEnv, home: string, config: string, basic: Credentials | null): void {
+function prepare(env: BenchEnv, home: string, config: string): void {
   admin(env, home, config, ['acl', 'grant', env.www, 'IUSR:(OI)(CI)RX']);
-  if (basic) admin(env, home, config, ['user', 'add', basic.user], `${basic.password}\n`);
+  if (env.basic) admin(env, home, config, ['user', 'add', env.basic.user], `${env.basic.password}\n`);
+  // --ntlm stores the NT hash next to the password verifier: an NTLM logon can only check a proof against it
+  if (env.ntlm) admin(env, home, config, ['user', 'add', env.ntlm.user, '--ntlm'], `${env.ntlm.password}\n`);
 }
 
 export const persona: ServerDef = {
@@ -67,11 +78,13 @@ export const persona: ServerDef = {
         '  - name: bench',
         `    bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]`,
         `    physicalPath: ${JSON.stringify(env.www)}`,
+        ...(env.basic || env.ntlm ? ['    locations:'] : []),
         ...(env.basic ? basicLocation : []),
+        ...(env.ntlm ? ntlmLocation : []),
         '',
       ].join('\n'),
     );
-    prepare(env, home, config, env.basic);
+    prepare(env, home, config);
     const log = join(env.tmp, 'persona-stdout.log');
     const proc = await startTracked('persona', process.execPath, [mainJs(env), 'serve', '--home', home, '--config', config], { log });
     return { port, proc, logs: [log] };

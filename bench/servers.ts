@@ -22,6 +22,11 @@ export interface BenchEnv {
    * cases.ts BASIC_FOLDER with Basic (and does neither when the case is not run).
    */
   basic: Credentials | null;
+  /**
+   * The account of the NTLM cases when one is selected, else null: Persona then makes it with an NT hash and
+   * protects cases.ts NTLM_FOLDER with NTLM only.
+   */
+  ntlm: Credentials | null;
 }
 
 export interface RunningServer {
