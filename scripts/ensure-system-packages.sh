@@ -11,7 +11,7 @@ set -euo pipefail
 
 # One line per group: adding a group is adding a line.
 declare -A PKG_GROUPS=(
-  [test]="curl openssl python3 python3-requests python3-requests-ntlm libwww-perl libauthen-ntlm-perl openjdk-17-jre-headless|default-jre-headless chromium"
+  [test]="curl openssl python3 python3-requests python3-requests-ntlm libwww-perl libauthen-ntlm-perl openjdk-17-jre-headless|default-jre-headless chromium php-cgi"
   [bench]="wrk nginx-light|nginx apache2 apache2-utils curl"
 )
 

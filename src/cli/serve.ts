@@ -12,6 +12,8 @@ import { ConfigError, PersonaServer } from '../server/server.js';
 import { ensureHome, writeRunFile } from '../state/home.js';
 import { processIdentity } from '../filters/host.js';
 import { VERSION } from '../version.js';
+import { currentAccountSpawner } from '../identity/current-account-spawner.js';
+import { setprivSpawner } from '../identity/setpriv-spawner.js';
 import { Exit } from './exit-codes.js';
 import { layoutFrom, type GlobalOptions } from './options.js';
 
@@ -20,6 +22,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const state = await ensureHome(layout);
   const log = createOperationalLog({ level: process.env.PERSONA_LOG_LEVEL ?? 'info', file: path.join(layout.logDirectory, 'persona.log') });
   const identity = processIdentity();
+  const spawner = process.getuid?.() === 0 ? setprivSpawner() : currentAccountSpawner();
   const securityLines: string[] = [];
   let server: PersonaServer;
   try {
@@ -27,6 +30,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       configFile: layout.configFile,
       logDirectory: layout.logDirectory,
       log,
+      spawner,
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
         const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash });
@@ -59,6 +63,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   lines.push(
     `  configuration   ${layout.configFile}`,
     `  machine         ${state.machine.machineName} (${state.machine.machineSid})`,
+    `  OS identities   ${spawner.capability.canSwitchAccounts ? 'CGI can run as other OS accounts' : 'switching unavailable'}: ${spawner.capability.reason}`,
     `  logs            ${server.config.server.logDirectory} (W3C: W3SVC<site id>/, operational: ${path.join(layout.logDirectory, 'persona.log')})`,
   );
   for (const site of server.config.sites) {
@@ -69,7 +74,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   }
   lines.push('  reload: persona reload (or kill -HUP ' + process.pid + '); stop: Ctrl-C');
   console.log(lines.join('\n'));
-  log.info({ listeners: server.listenerKeys, home: layout.home }, 'started');
+  log.info({ listeners: server.listenerKeys, home: layout.home, osIdentitySwitching: spawner.capability.canSwitchAccounts, reason: spawner.capability.reason }, 'started');
 
   process.on('SIGHUP', () => {
     void server.reload().then(async (result) => {

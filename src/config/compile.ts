@@ -52,6 +52,30 @@ export interface ServerOptions {
   /** The audit log; undefined = <logDirectory>/audit.log. */
   readonly auditLog: string;
   readonly passwordHash: 'scrypt' | 'argon2id';
+  /** Every pool, DefaultAppPool included, by name as written (compare ignoring case). */
+  readonly applicationPools: readonly ApplicationPool[];
+}
+
+export interface ApplicationPool {
+  readonly name: string;
+  /** The OS account its worker runs as when the launcher is root. */
+  readonly identity: string;
+  /** IIS "Replace a process level token": may start processes as other accounts (CGI as the user). */
+  readonly replaceProcessToken: boolean;
+}
+
+export const DEFAULT_POOL_IDENTITY = 'www-data';
+
+function applicationPools(input: readonly { name: string; identity?: string; replaceProcessToken?: boolean }[] | undefined): ApplicationPool[] {
+  const pools = (input ?? []).map((p) => ({ name: p.name, identity: p.identity ?? DEFAULT_POOL_IDENTITY, replaceProcessToken: p.replaceProcessToken ?? true }));
+  if (!pools.some((p) => p.name.toLowerCase() === 'defaultapppool')) pools.unshift({ name: 'DefaultAppPool', identity: DEFAULT_POOL_IDENTITY, replaceProcessToken: true });
+  return pools;
+}
+
+/** The pool of this name (IIS compares pool names ignoring case). */
+export function findPool(server: ServerOptions, name: string): ApplicationPool | undefined {
+  const lower = name.toLowerCase();
+  return server.applicationPools.find((p) => p.name.toLowerCase() === lower);
 }
 
 export interface CompiledConfig {
@@ -148,6 +172,7 @@ export function compileConfig(loaded: LoadedConfig, logDirectoryDefault: string)
       userTokenTtlMs: seconds(s.security?.userTokenTTL, 900),
       auditLog: s.security?.auditLog ?? path.join(s.logging?.directory ?? logDirectoryDefault, 'audit.log'),
       passwordHash: s.security?.passwordHash ?? 'scrypt',
+      applicationPools: applicationPools(s.applicationPools),
     },
   };
 }

@@ -157,6 +157,37 @@ const AuthenticationSchema = Type.Object(
   strict,
 );
 
+/**
+ * Handler mappings (IIS <handlers>): the first whose `path` matches the file name serves the request; none → the
+ * static file handler. A level that sets `handlers` replaces the inherited list (write the ones you keep).
+ */
+const HandlerSchema = Type.Object(
+  {
+    name: NonEmpty,
+    path: Type.String({
+      pattern: '^(\\*|\\*\\.[^/*]+|[^/*]+)$',
+      description: 'What the last URL segment must be: "*" (any file), "*.ext" (an extension), or an exact file name.',
+    }),
+    kind: Type.Literal('cgi', { description: 'cgi: run the file (or scriptProcessor with the file) as a CGI program (RFC 3875).' }),
+    scriptProcessor: Type.Optional(
+      Type.String({ pattern: '^/', description: 'An interpreter to run the script with (e.g. /usr/bin/perl): then the script needs `script` access, not `execute`.' }),
+    ),
+    verbs: Type.Optional(Type.Array(NonEmpty, { uniqueItems: true, description: 'Methods the mapping serves; default all.' })),
+  },
+  strict,
+);
+export type HandlerInput = Static<typeof HandlerSchema>;
+
+const CgiSchema = Type.Object(
+  {
+    createProcessAsUser: Type.Boolean({
+      description: "Run CGI programs as the request token's OS account (default true, as IIS); false runs them as the application pool's account.",
+    }),
+    timeout: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds a CGI program may run; then it and every process it started are killed and the request gets 502.1. Default 900 (IIS 7+).' }),
+  },
+  strict,
+);
+
 const TraceSchema = Type.Object(
   {
     enabled: Type.Boolean({ description: 'Record a per-request trace of every pipeline decision (off by default).' }),
@@ -174,6 +205,8 @@ export const SettingsSchema = Type.Partial(
       httpErrors: Type.Partial(HttpErrorsSchema),
       trace: Type.Partial(TraceSchema),
       authentication: Type.Partial(AuthenticationSchema),
+      handlers: Type.Array(HandlerSchema, { description: 'Handler mappings, first match wins; static files when none matches. Replaces the inherited list.' }),
+      cgi: Type.Partial(CgiSchema),
     },
     strict,
   ),
@@ -190,6 +223,8 @@ export interface Settings {
   httpErrors: Static<typeof HttpErrorsSchema>;
   trace: Static<typeof TraceSchema>;
   authentication: AuthenticationSettings;
+  handlers: HandlerInput[];
+  cgi: Static<typeof CgiSchema>;
 }
 
 export interface AuthenticationSettings {
@@ -329,6 +364,26 @@ const ServerSchema = Type.Object(
         strict,
       ),
     ),
+    applicationPools: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: NonEmpty,
+            identity: Type.Optional(
+              Type.String({ minLength: 1, description: "The OS account the pool's worker runs as when Persona starts as root (default www-data). Never root." }),
+            ),
+            replaceProcessToken: Type.Optional(
+              Type.Boolean({
+                description:
+                  'IIS "Replace a process level token" (SeAssignPrimaryTokenPrivilege): the pool may start processes as other accounts (CGI as the user). Default true, as IIS pools; false → CGI as the user is 403.19.',
+              }),
+            ),
+          },
+          strict,
+        ),
+        { description: 'Application pools (IIS applicationPools). DefaultAppPool exists even when not listed.' },
+      ),
+    ),
     filters: Type.Optional(
       Type.Array(
         Type.Object({ name: NonEmpty, module: NonEmpty }, { ...strict, description: 'A filter module, absolute or relative to the configuration file. Filters run as the process identity.' }),
@@ -375,6 +430,8 @@ export const BUILTIN_SETTINGS: Settings = {
     basic: { enabled: false, realm: '', defaultLogonDomain: '', logonMethod: 'ClearText', allowCleartext: false },
     ntlm: { enabled: false, authPersistSingleRequest: false, allowNtlmv1: false, allowAnonymous: false, tokenChecking: 'None', maxClockSkew: 300 },
   },
+  handlers: [],
+  cgi: { createProcessAsUser: true, timeout: 900 },
 };
 
 /** Sections whose values are dictionaries: inherited key by key rather than as one value. */

@@ -7,7 +7,7 @@
  * the schema found problems: the operator gets every problem of the file at once, without duplicates.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { ConfigPath, SourceMap } from './positions.js';
@@ -37,6 +37,8 @@ export function semanticProblems(root: unknown, directory: string, map: SourceMa
   });
   for (const [path, settings] of settingsBlocks(config)) check.errorPages(settings, path);
   check.filters(obj(config.server)?.filters);
+  check.applicationPools(config);
+  for (const [path, settings] of settingsBlocks(config)) check.handlers(settings, path);
   return check.problems;
 }
 
@@ -94,6 +96,50 @@ class Checks {
   /** "line 12" for cross-references in messages. */
   private line(path: ConfigPath): string {
     return `line ${this.map.nearest(path).line}`;
+  }
+
+  /** Pools: unique names (ignoring case, as IIS), never root as identity, and every application's pool defined. */
+  applicationPools(config: Obj): void {
+    const defined = new Map<string, ConfigPath>([['defaultapppool', ['server']]]);
+    list(obj(config.server)?.applicationPools).forEach((pool, i) => {
+      const p = obj(pool);
+      const name = text(p?.name);
+      const at: ConfigPath = ['server', 'applicationPools', i];
+      if (name !== undefined) {
+        const first = defined.get(name.toLowerCase());
+        if (first && first.length > 1) this.report([...at, 'name'], `duplicate application pool '${name}' (first defined at ${this.line(first)})`);
+        defined.set(name.toLowerCase(), [...at, 'name']);
+      }
+      const identity = text(p?.identity);
+      if (identity === 'root' || identity === '0') {
+        this.report([...at, 'identity'], 'an application pool never runs as root: requests must not be handled with all privileges (pick an unprivileged account, e.g. www-data)');
+      } else if (identity !== undefined && !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(identity)) {
+        this.report([...at, 'identity'], `'${identity}' is not an OS account name`);
+      }
+    });
+    list(config.sites).forEach((site, i) => {
+      list(obj(site)?.applications).forEach((app, j) => {
+        const pool = text(obj(app)?.applicationPool);
+        if (pool !== undefined && !defined.has(pool.toLowerCase())) {
+          this.report(['sites', i, 'applications', j, 'applicationPool'], `application pool '${pool}' is not defined: add it under server.applicationPools`);
+        }
+      });
+    });
+  }
+
+  /** Handler names unique within a list; a scriptProcessor must be an existing file. */
+  handlers(settings: unknown, at: ConfigPath): void {
+    const names = new Set<string>();
+    list(obj(settings)?.handlers).forEach((handler, i) => {
+      const h = obj(handler);
+      const name = text(h?.name);
+      if (name !== undefined) {
+        if (names.has(name.toLowerCase())) this.report([...at, 'handlers', i, 'name'], `duplicate handler name '${name}' in this list`);
+        names.add(name.toLowerCase());
+      }
+      const processor = text(h?.scriptProcessor);
+      if (processor !== undefined && !existsSync(processor)) this.report([...at, 'handlers', i, 'scriptProcessor'], `scriptProcessor '${processor}' does not exist`);
+    });
   }
 
   siteIdentities(sites: readonly unknown[]): void {

@@ -90,6 +90,7 @@ const DESCRIPTIONS: Record<string, string> = {
   '403.3': 'Write access is forbidden for this directory.',
   '403.4': 'The page must be viewed over a secure channel.',
   '403.14': 'The Web server is configured to not list the contents of this directory.',
+  '403.19': 'Cannot execute CGI applications for the client in this application pool.',
   '404': 'The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.',
   '404.1': 'No Web site is configured at this address and host name.',
   '404.3': 'The page you are requesting cannot be served because of the extension configuration (MIME map).',
@@ -109,6 +110,9 @@ const DESCRIPTIONS: Record<string, string> = {
   '500': 'The server encountered an internal error and could not complete the request.',
   '500.19': 'The requested page cannot be accessed because the related configuration data for the page is invalid.',
   '501': 'The server does not support the functionality required to fulfill the request.',
+  '502': 'Web server received an invalid response while acting as a gateway or proxy server.',
+  '502.1': 'The CGI application exceeded its time limit and was stopped.',
+  '502.2': 'The specified CGI application misbehaved by not returning a complete set of HTTP headers.',
   '503': 'The service is unavailable.',
 };
 

@@ -15,6 +15,7 @@ import type { RequestContext, StageName } from './context.js';
 import { httpError, isHttpError, type HttpError } from './errors.js';
 import { beginRequest, isRefusal } from './stages/begin-request.js';
 import { authenticateRequest } from './stages/authenticate-request.js';
+import { executeCgi } from './stages/execute-cgi.js';
 import { challengesFor } from '../auth/challenges.js';
 import { hostName } from '../server/site-selection.js';
 import { isAnonymousToken } from '../security/token.js';
@@ -104,7 +105,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     }
 
     stage = 'mapRequestHandler';
-    const handler = await mapRequestHandler(begun.target, begun.resolution, generation.fileCache);
+    const handler = await mapRequestHandler(begun.target, begun.resolution, generation.fileCache, req.method);
     if (isHttpError(handler)) return fail(ctx, stage, handler);
     ctx.handler = handler;
     ctx.trace?.record(stage, handler.name, handler.physicalPath);
@@ -135,11 +136,12 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     ctx.trace?.record(stage, 'allowed', decision.reason);
 
     stage = 'executeRequestHandler';
-    if (hasUnannouncedBody(req)) {
+    // A CGI program reads the body itself, streamed (runCgi); only handlers that ignore it have it read and counted here.
+    if (handler.kind !== 'cgi' && hasUnannouncedBody(req)) {
       const tooLong = await discardBody(req, begun.resolution.settings.requestFiltering);
       if (tooLong) return fail(ctx, 'beginRequest', tooLong);
     }
-    const refused = await executeRequestHandler(req, res, handler, generation.fileCache);
+    const refused = handler.kind === 'cgi' ? await executeCgi(ctx, handler, authenticated.token, begun.resolution, generation) : await executeRequestHandler(req, res, handler, generation.fileCache);
     if (refused) return fail(ctx, stage, refused);
     ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);
   } catch (err) {

@@ -16,6 +16,7 @@ import { DEFAULT_W3C_FIELDS, W3cLog } from '../logging/w3c.js';
 import type { Trace } from '../pipeline/trace.js';
 import { VERSION } from '../version.js';
 import type { SecurityServices } from '../security/services.js';
+import type { ProcessSpawner } from '../identity/spawn.js';
 
 /** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
 export class TraceStore {
@@ -55,6 +56,7 @@ export class Generation {
     readonly log: Logger,
     readonly machineName: string,
     readonly security: SecurityServices,
+    readonly spawner: ProcessSpawner,
   ) {
     this.fileCache = new FileCache(config.server.fileCache);
     this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
@@ -75,9 +77,9 @@ export class Generation {
     }
   }
 
-  static async create(config: CompiledConfig, log: Logger, security: SecurityServices): Promise<Generation> {
+  static async create(config: CompiledConfig, log: Logger, security: SecurityServices, spawner: ProcessSpawner): Promise<Generation> {
     const filters = await FilterHost.load(config.server.filters, log);
-    return new Generation(config, filters, log, security.machineName, security);
+    return new Generation(config, filters, log, security.machineName, security, spawner);
   }
 
   /**

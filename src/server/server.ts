@@ -3,6 +3,8 @@
  * validates and compiles configuration, opens listeners, and swaps generations on reload — keeping the old one
  * (and serving with it) when the new file is invalid.
  */
+import { currentAccountSpawner } from '../identity/current-account-spawner.js';
+import type { ProcessSpawner } from '../identity/spawn.js';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatProblems, type ConfigProblem } from '../config/load.js';
@@ -21,6 +23,8 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Opens the security services once, from the first configuration (account store path, token TTL, audit log). */
   readonly openSecurity: (config: CompiledConfig) => SecurityServices;
+  /** Starts CGI programs (as other OS accounts where it can); default: this process's own account only. */
+  readonly spawner?: ProcessSpawner;
 }
 
 export type ReloadResult = { readonly ok: true; readonly listeners: string[] } | { readonly ok: false; readonly problems: string };
@@ -43,13 +47,17 @@ export class PersonaServer {
   private readonly listeners = new Map<string, Listener>();
   private reloading: Promise<ReloadResult> | undefined;
 
-  private constructor(private readonly options: ServerOptions) {}
+  private readonly spawner: ProcessSpawner;
+
+  private constructor(private readonly options: ServerOptions) {
+    this.spawner = options.spawner ?? currentAccountSpawner();
+  }
 
   static async start(options: ServerOptions): Promise<PersonaServer> {
     const server = new PersonaServer(options);
     const config = await loadAndCompile(options);
     server.security = options.openSecurity(config);
-    server.generation = await Generation.create(config, options.log, server.security);
+    server.generation = await Generation.create(config, options.log, server.security, server.spawner);
     try {
       await server.applyListeners(config);
     } catch (err) {
@@ -146,7 +154,7 @@ export class PersonaServer {
     let next: Generation | undefined;
     try {
       const config = await loadAndCompile(this.options);
-      next = await Generation.create(config, log, this.security);
+      next = await Generation.create(config, log, this.security, this.spawner);
       await this.applyListeners(config);
     } catch (err) {
       void next?.close();

@@ -91,6 +91,8 @@ describe('containment', () => {
         if (checkRequestFiltering({ method: 'GET', target, headers: {}, contentLength: undefined }, resolution.settings.requestFiltering)) return;
         const handler = await mapRequestHandler(target, resolution, cache);
         if (isHttpError(handler)) return;
+        assert.equal(handler.kind, 'static', 'no handler mappings are configured here');
+        if (handler.kind !== 'static') return;
         const root = await realpath(resolution.virtualDirectory.physicalPath);
         assert.ok(realRoots.includes(root));
         if (handler.mapping.kind === 'file' || handler.mapping.kind === 'listing') {

@@ -55,6 +55,8 @@ function sidsOf(token: Token): ReadonlySet<Sid> {
 
 /** The object and the access the handler needs, or null when it touches no file (a redirect). */
 function aclTarget(handler: HandlerMapping): { path: string; isContainer: boolean; desired: number; what: string } | null {
+  // A CGI program is read and run with the request's identity (IIS checks Read & Execute on the script file).
+  if (handler.kind === 'cgi') return { path: handler.script.realPath, isContainer: false, desired: (DesiredAccess.readFile | DesiredAccess.executeFile) >>> 0, what: 'run' };
   const m = handler.mapping;
   if (m.kind === 'file') return { path: m.file.realPath, isContainer: false, desired: DesiredAccess.readFile, what: 'read' };
   if (m.kind === 'listing') return { path: m.directory.realPath, isContainer: true, desired: DesiredAccess.listFolder, what: 'list' };

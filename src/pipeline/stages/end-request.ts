@@ -12,7 +12,7 @@ async function sendError(ctx: RequestContext, generation: Generation): Promise<v
   const { res, req } = ctx;
   const error = ctx.error;
   if (!error) return;
-  if (res.headersSent) {
+  if (res.headersSent || res.destroyed) {
     // The handler failed after it began answering: the only honest signal left is to cut the connection.
     res.destroy();
     return;

@@ -1,17 +1,22 @@
 /**
  * Stage `mapRequestHandler`: decide what serves the URL and which access it needs. Runs before authorizeRequest
  * (unlike IIS 7's event order) because authorization needs to know what the request will do: read a file, list a
- * folder or (later) run a script; IIS does the same through each handler's `requireAccess`.
- * Static files only for now; CGI, FastCGI and JS handlers join here later.
+ * folder or run a script; IIS does the same through each handler's `requireAccess`.
+ * Configured handler mappings (CGI) first, then the static file handler.
  */
-import type { AccessFlag } from '../../config/schema.js';
+import path from 'node:path';
+import type { AccessFlag, HandlerInput, Settings } from '../../config/schema.js';
+import { scriptCandidates } from '../../handlers/handler-mappings.js';
+import type { FileInfo } from '../../handlers/static/file-cache.js';
 import type { UrlResolution } from '../../config/compile.js';
 import type { ParsedTarget } from '../../filtering/target.js';
 import { mapStatic, requiredAccess, type StaticMapping, type StaticTarget } from '../../handlers/static/map.js';
 import type { FileCache } from '../../handlers/static/file-cache.js';
-import { isHttpError, type HttpError } from '../errors.js';
+import { httpError, isHttpError, Win32, type HttpError } from '../errors.js';
 
-export interface HandlerMapping {
+export type HandlerMapping = StaticHandler | CgiHandler;
+
+export interface StaticHandler {
   readonly kind: 'static';
   readonly name: string;
   readonly mapping: StaticMapping;
@@ -21,13 +26,35 @@ export interface HandlerMapping {
   readonly physicalPath: string;
 }
 
+/** A CGI program (RFC 3875) found through a handler mapping. */
+export interface CgiHandler {
+  readonly kind: 'cgi';
+  /** The mapping's name, as IIS logs and explains it. */
+  readonly name: string;
+  readonly mapping: HandlerInput;
+  /** The script file (its realPath is what the ACL check and the process use). */
+  readonly script: FileInfo;
+  readonly physicalPath: string;
+  /** URL path of the script (SCRIPT_NAME) and what follows it (PATH_INFO, '' when nothing). */
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  /** Run directly: `execute`; through a scriptProcessor (an interpreter): `script`. */
+  readonly requiredAccess: 'execute' | 'script';
+  /** `nph-` scripts write the whole HTTP response themselves (RFC 3875 §5). */
+  readonly nph: boolean;
+  readonly documentRoot: string;
+  readonly settings: Settings;
+}
+
 const HANDLER_NAMES: Record<StaticMapping['kind'], string> = {
   file: 'StaticFile',
   listing: 'DirectoryListing',
   redirect: 'FolderRedirect',
 };
 
-export async function mapRequestHandler(target: ParsedTarget, resolution: UrlResolution, cache: FileCache): Promise<HandlerMapping | HttpError> {
+export async function mapRequestHandler(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method = 'GET'): Promise<HandlerMapping | HttpError> {
+  const script = await mapScript(target, resolution, cache, method);
+  if (script) return script;
   const vdir = resolution.virtualDirectory;
   const physicalPath = resolution.physicalPath;
   const staticTarget: StaticTarget = {
@@ -49,4 +76,42 @@ export async function mapRequestHandler(target: ParsedTarget, resolution: UrlRes
     requiredAccess: requiredAccess(mapping),
     physicalPath: mapping.kind === 'file' ? mapping.file.physicalPath : physicalPath,
   };
+}
+
+/**
+ * The leftmost segment a handler mapping matches that is a file inside the virtual directory: the script; the
+ * segments after it are PATH_INFO. Folders are passed over (a folder named x.cgi is not a script); a candidate that
+ * does not exist ends the search when it is the last segment (the request is for a missing script: 404).
+ */
+async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method: string): Promise<CgiHandler | HttpError | undefined> {
+  const candidates = scriptCandidates(resolution.settings.handlers, resolution.remainder, method);
+  const vdir = resolution.virtualDirectory;
+  for (const { handler, index } of candidates) {
+    const physicalPath = path.join(vdir.physicalPath, ...resolution.remainder.slice(0, index + 1));
+    const found = await cache.lookup(physicalPath, vdir.physicalPath);
+    if (isHttpError(found)) return found;
+    if (found === undefined || found.isDirectory) continue;
+    const below = resolution.remainder.length - index - 1;
+    // The URL segments of the script: the part of target.segments before the path info.
+    const scriptSegments = target.segments.slice(0, target.segments.length - below);
+    const pathInfoSegments = target.segments.slice(target.segments.length - below);
+    const fileName = resolution.remainder[index]!;
+    return {
+      kind: 'cgi',
+      name: handler.name,
+      mapping: handler,
+      script: found,
+      physicalPath,
+      scriptName: `/${scriptSegments.join('/')}`,
+      pathInfo: pathInfoSegments.length ? `/${pathInfoSegments.join('/')}${target.trailingSlash ? '/' : ''}` : '',
+      requiredAccess: handler.scriptProcessor ? 'script' : 'execute',
+      nph: fileName.toLowerCase().startsWith('nph-'),
+      documentRoot: resolution.site.virtualDirectories.find((v) => v.urlPath === '/')?.physicalPath ?? vdir.physicalPath,
+      settings: resolution.settings,
+    };
+  }
+  if (candidates.length > 0 && candidates.at(-1)!.index === resolution.remainder.length - 1 && candidates.at(-1)!.handler.path !== '*') {
+    return httpError(404, 0, `no script file at ${path.join(vdir.physicalPath, ...resolution.remainder)} (handler ${candidates.at(-1)!.handler.name})`, Win32.FILE_NOT_FOUND);
+  }
+  return undefined;
 }
