@@ -24,7 +24,7 @@ export interface LoadedConfig {
   readonly directory: string;
   /**
    * The validated configuration, with every relative file path (physicalPath, tls files, httpErrors.pages
-   * files, filters[].module, logging.directory) made absolute and binding hosts lower-cased.
+   * files, filters[].module, handlers[].module, logging.directory) made absolute and binding hosts lower-cased.
    */
   readonly input: ConfigInput;
   /** Where the value at `path` is written (1-based), for messages about it later; undefined if not written. */
@@ -85,6 +85,7 @@ export function loadConfigText(text: string, file: string): LoadResult {
 function absolutize(input: ConfigInput, directory: string): ConfigInput {
   const abs = (path: string): string => resolve(directory, path);
   const pages = (settings: SettingsInput | undefined): void => {
+    for (const handler of settings?.handlers ?? []) if (handler.module !== undefined) handler.module = abs(handler.module);
     const map = settings?.httpErrors?.pages;
     if (!map) return;
     for (const [status, page] of Object.entries(map)) map[status] = abs(page);

@@ -168,7 +168,15 @@ const HandlerSchema = Type.Object(
       pattern: '^(\\*|\\*\\.[^/*]+|[^/*]+)$',
       description: 'What the last URL segment must be: "*" (any file), "*.ext" (an extension), or an exact file name.',
     }),
-    kind: Type.Literal('cgi', { description: 'cgi: run the file (or scriptProcessor with the file) as a CGI program (RFC 3875).' }),
+    kind: Type.Union([Type.Literal('cgi'), Type.Literal('module')], {
+      description: 'cgi: run the file (or scriptProcessor with the file) as a CGI program (RFC 3875); module: a JS handler module serves it in process, impersonating (see `identity`).',
+    }),
+    module: Type.Optional(Type.String({ minLength: 1, description: 'kind module: the ES module (absolute, or relative to the configuration file) whose default export serves the requests.' })),
+    resourceType: Type.Optional(
+      Type.Union([Type.Literal('File'), Type.Literal('Unspecified')], {
+        description: 'File (default): the matched URL must be an existing file; Unspecified: any URL matching `path` (e.g. an API served by a module).',
+      }),
+    ),
     scriptProcessor: Type.Optional(
       Type.String({ pattern: '^/', description: 'An interpreter to run the script with (e.g. /usr/bin/perl): then the script needs `script` access, not `execute`.' }),
     ),
@@ -184,6 +192,15 @@ const CgiSchema = Type.Object(
       description: "Run CGI programs as the request token's OS account (default true, as IIS); false runs them as the application pool's account.",
     }),
     timeout: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds a CGI program may run; then it and every process it started are killed and the request gets 502.1. Default 900 (IIS 7+).' }),
+  },
+  strict,
+);
+
+const IdentitySchema = Type.Object(
+  {
+    impersonate: Type.Boolean({ description: 'JS handler modules run impersonating the request token (default true, as ASP.NET <identity impersonate>); false runs them as the process identity.' }),
+    userName: Type.String({ description: 'A fixed account the modules impersonate instead (with password), as ASP.NET <identity userName>; "" = none.' }),
+    password: Type.String(),
   },
   strict,
 );
@@ -207,6 +224,7 @@ export const SettingsSchema = Type.Partial(
       authentication: Type.Partial(AuthenticationSchema),
       handlers: Type.Array(HandlerSchema, { description: 'Handler mappings, first match wins; static files when none matches. Replaces the inherited list.' }),
       cgi: Type.Partial(CgiSchema),
+      identity: Type.Partial(IdentitySchema),
     },
     strict,
   ),
@@ -225,6 +243,7 @@ export interface Settings {
   authentication: AuthenticationSettings;
   handlers: HandlerInput[];
   cgi: Static<typeof CgiSchema>;
+  identity: Static<typeof IdentitySchema>;
 }
 
 export interface AuthenticationSettings {
@@ -432,6 +451,7 @@ export const BUILTIN_SETTINGS: Settings = {
   },
   handlers: [],
   cgi: { createProcessAsUser: true, timeout: 900 },
+  identity: { impersonate: true, userName: '', password: '' },
 };
 
 /** Sections whose values are dictionaries: inherited key by key rather than as one value. */

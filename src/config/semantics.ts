@@ -137,6 +137,11 @@ class Checks {
         if (names.has(name.toLowerCase())) this.report([...at, 'handlers', i, 'name'], `duplicate handler name '${name}' in this list`);
         names.add(name.toLowerCase());
       }
+      if (h?.kind === 'module' && text(h?.module) === undefined) this.report([...at, 'handlers', i, 'kind'], `handler '${name ?? i}' is a module handler without \`module\` (the ES module that serves it)`);
+      if (h?.kind === 'module') {
+        const file = text(h?.module);
+        if (file !== undefined && !existsSync(resolve(this.directory, file))) this.report([...at, 'handlers', i, 'module'], `module '${file}' does not exist`);
+      }
       const processor = text(h?.scriptProcessor);
       if (processor !== undefined && !existsSync(processor)) this.report([...at, 'handlers', i, 'scriptProcessor'], `scriptProcessor '${processor}' does not exist`);
     });

@@ -16,6 +16,7 @@ import { httpError, isHttpError, type HttpError } from './errors.js';
 import { beginRequest, isRefusal } from './stages/begin-request.js';
 import { authenticateRequest } from './stages/authenticate-request.js';
 import { executeCgi } from './stages/execute-cgi.js';
+import { executeModule } from '../handlers/module/execute.js';
 import { challengesFor } from '../auth/challenges.js';
 import { hostName } from '../server/site-selection.js';
 import { isAnonymousToken } from '../security/token.js';
@@ -137,11 +138,16 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
 
     stage = 'executeRequestHandler';
     // A CGI program reads the body itself, streamed (runCgi); only handlers that ignore it have it read and counted here.
-    if (handler.kind !== 'cgi' && hasUnannouncedBody(req)) {
+    if (handler.kind === 'static' && hasUnannouncedBody(req)) {
       const tooLong = await discardBody(req, begun.resolution.settings.requestFiltering);
       if (tooLong) return fail(ctx, 'beginRequest', tooLong);
     }
-    const refused = handler.kind === 'cgi' ? await executeCgi(ctx, handler, authenticated.token, begun.resolution, generation) : await executeRequestHandler(req, res, handler, generation.fileCache);
+    const refused =
+      handler.kind === 'cgi'
+        ? await executeCgi(ctx, handler, authenticated.token, begun.resolution, generation)
+        : handler.kind === 'module'
+          ? await executeModule(ctx, handler, authenticated.token, begun.resolution, generation)
+          : await executeRequestHandler(req, res, handler, generation.fileCache);
     if (refused) return fail(ctx, stage, refused);
     ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);
   } catch (err) {

@@ -14,7 +14,7 @@ import { mapStatic, requiredAccess, type StaticMapping, type StaticTarget } from
 import type { FileCache } from '../../handlers/static/file-cache.js';
 import { httpError, isHttpError, Win32, type HttpError } from '../errors.js';
 
-export type HandlerMapping = StaticHandler | CgiHandler;
+export type HandlerMapping = StaticHandler | CgiHandler | ModuleHandler;
 
 export interface StaticHandler {
   readonly kind: 'static';
@@ -43,6 +43,22 @@ export interface CgiHandler {
   /** `nph-` scripts write the whole HTTP response themselves (RFC 3875 §5). */
   readonly nph: boolean;
   readonly documentRoot: string;
+  readonly settings: Settings;
+}
+
+/** A JS handler module (handlers/module) serving the URL in process, impersonating per the `identity` setting. */
+export interface ModuleHandler {
+  readonly kind: 'module';
+  readonly name: string;
+  readonly mapping: HandlerInput;
+  /** The absolute module file. */
+  readonly module: string;
+  /** The matched file, when resourceType is File (the ACL is checked on it); undefined for Unspecified. */
+  readonly script: FileInfo | undefined;
+  readonly physicalPath: string;
+  readonly scriptName: string;
+  readonly pathInfo: string;
+  readonly requiredAccess: 'script';
   readonly settings: Settings;
 }
 
@@ -83,18 +99,26 @@ export async function mapRequestHandler(target: ParsedTarget, resolution: UrlRes
  * segments after it are PATH_INFO. Folders are passed over (a folder named x.cgi is not a script); a candidate that
  * does not exist ends the search when it is the last segment (the request is for a missing script: 404).
  */
-async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method: string): Promise<CgiHandler | HttpError | undefined> {
+async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method: string): Promise<CgiHandler | ModuleHandler | HttpError | undefined> {
   const candidates = scriptCandidates(resolution.settings.handlers, resolution.remainder, method);
   const vdir = resolution.virtualDirectory;
   for (const { handler, index } of candidates) {
     const physicalPath = path.join(vdir.physicalPath, ...resolution.remainder.slice(0, index + 1));
-    const found = await cache.lookup(physicalPath, vdir.physicalPath);
-    if (isHttpError(found)) return found;
-    if (found === undefined || found.isDirectory) continue;
     const below = resolution.remainder.length - index - 1;
     // The URL segments of the script: the part of target.segments before the path info.
     const scriptSegments = target.segments.slice(0, target.segments.length - below);
     const pathInfoSegments = target.segments.slice(target.segments.length - below);
+    const scriptName = `/${scriptSegments.join('/')}`;
+    const pathInfo = pathInfoSegments.length ? `/${pathInfoSegments.join('/')}${target.trailingSlash ? '/' : ''}` : '';
+    if (handler.kind === 'module' && handler.resourceType === 'Unspecified') {
+      return { kind: 'module', name: handler.name, mapping: handler, module: handler.module ?? '', script: undefined, physicalPath, scriptName, pathInfo, requiredAccess: 'script', settings: resolution.settings };
+    }
+    const found = await cache.lookup(physicalPath, vdir.physicalPath);
+    if (isHttpError(found)) return found;
+    if (found === undefined || found.isDirectory) continue;
+    if (handler.kind === 'module') {
+      return { kind: 'module', name: handler.name, mapping: handler, module: handler.module ?? '', script: found, physicalPath, scriptName, pathInfo, requiredAccess: 'script', settings: resolution.settings };
+    }
     const fileName = resolution.remainder[index]!;
     return {
       kind: 'cgi',
@@ -102,8 +126,8 @@ async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache:
       mapping: handler,
       script: found,
       physicalPath,
-      scriptName: `/${scriptSegments.join('/')}`,
-      pathInfo: pathInfoSegments.length ? `/${pathInfoSegments.join('/')}${target.trailingSlash ? '/' : ''}` : '',
+      scriptName,
+      pathInfo,
       requiredAccess: handler.scriptProcessor ? 'script' : 'execute',
       nph: fileName.toLowerCase().startsWith('nph-'),
       documentRoot: resolution.site.virtualDirectories.find((v) => v.urlPath === '/')?.physicalPath ?? vdir.physicalPath,
