@@ -13,17 +13,32 @@ import { ensureHome, writeRunFile } from '../state/home.js';
 import { processIdentity } from '../filters/host.js';
 import { VERSION } from '../version.js';
 import { currentAccountSpawner } from '../identity/current-account-spawner.js';
-import { setprivSpawner } from '../identity/setpriv-spawner.js';
+import { brokerSpawner } from '../server/broker.js';
+import { bindThroughLauncher, secretsFromLauncher } from '../server/launcher-protocol.js';
+import { provideSecretFiles } from '../state/secret-files.js';
+import { launcherCommand, firstRunLinesFromLauncher } from './launcher.js';
 import { Exit } from './exit-codes.js';
 import { layoutFrom, type GlobalOptions } from './options.js';
 
 export async function serveCommand(options: GlobalOptions): Promise<number> {
+  const worker = process.env.PERSONA_WORKER === '1' && typeof process.send === 'function';
+  // As root, `serve` is the launcher: it serves no request itself (MODEL.md §8).
+  if (process.getuid?.() === 0 && !worker) return launcherCommand(options);
+  if (worker) {
+    // Files the worker creates (logs, -wal/-shm) stay usable by the launcher, the CLI and the next worker.
+    process.umask(0o007);
+    // Without its launcher a worker has no broker and no sockets to reopen: it goes too.
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   const layout = layoutFrom(options);
   const state = await ensureHome(layout);
   const log = createOperationalLog({ level: process.env.PERSONA_LOG_LEVEL ?? 'info', file: path.join(layout.logDirectory, 'persona.log') });
   const identity = processIdentity();
-  const spawner = process.getuid?.() === 0 ? setprivSpawner() : currentAccountSpawner();
-  const securityLines: string[] = [];
+  const spawner = worker
+    ? brokerSpawner({ canSwitchAccounts: true, processAccount: identity.userName, reason: 'the launcher (root) starts processes as other accounts for this worker (spawn broker)' })
+    : currentAccountSpawner();
+  const securityLines: string[] = worker ? firstRunLinesFromLauncher() : [];
+  if (worker) provideSecretFiles(await secretsFromLauncher());
   let server: PersonaServer;
   try {
     server = await PersonaServer.start({
@@ -31,6 +46,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       logDirectory: layout.logDirectory,
       log,
       spawner,
+      ...(worker && { bindListener: bindThroughLauncher() }),
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
         const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash });
@@ -51,10 +67,11 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const writeStatus = () =>
     writeRunFile(layout.statusFile, JSON.stringify({ pid: process.pid, version: VERSION, startedAt, reloads, lastReload, listeners: server.listenerKeys }, null, 2));
   const startedAt = new Date().toISOString();
-  await writeRunFile(layout.pidFile, `${process.pid}\n`);
+  // Under a launcher, the pid file holds the launcher's pid: signals go to it, and it forwards them.
+  if (!worker) await writeRunFile(layout.pidFile, `${process.pid}\n`);
   await writeStatus();
 
-  if (state.created.some((c) => c.startsWith('demo site'))) {
+  if (!worker && state.created.some((c) => c.startsWith('demo site'))) {
     const demoSite = server.config.sites.find((s) => s.name === 'Demo');
     securityLines.push(...(await initDemoSecurity(server.securityServices.store, layout.demoRoot, demoSite?.bindings[0]?.port ?? demoPort())));
   }
@@ -77,7 +94,9 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   log.info({ listeners: server.listenerKeys, home: layout.home, osIdentitySwitching: spawner.capability.canSwitchAccounts, reason: spawner.capability.reason }, 'started');
 
   process.on('SIGHUP', () => {
-    void server.reload().then(async (result) => {
+    void (worker ? secretsFromLauncher().then(provideSecretFiles) : Promise.resolve())
+      .then(() => server.reload())
+      .then(async (result) => {
       reloads++;
       lastReload = result.ok ? { ok: true, at: new Date().toISOString() } : { ok: false, at: new Date().toISOString(), problems: result.problems };
       console.log(result.ok ? 'persona: configuration reloaded' : `persona: reload refused, still serving the previous configuration:\n${result.problems}`);
@@ -92,7 +111,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       stopping = true;
       log.info({ signal }, 'stopping');
       void server.stop().then(async () => {
-        await rm(layout.pidFile, { force: true });
+        if (!worker) await rm(layout.pidFile, { force: true });
         flushOperationalLog(log);
         resolve(Exit.OK);
       });

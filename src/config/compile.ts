@@ -54,6 +54,20 @@ export interface ServerOptions {
   readonly passwordHash: 'scrypt' | 'argon2id';
   /** Every pool, DefaultAppPool included, by name as written (compare ignoring case). */
   readonly applicationPools: readonly ApplicationPool[];
+  readonly fastCgi: readonly FastCgiApplication[];
+}
+
+/** IIS <fastCgi><application> with its defaults filled in. */
+export interface FastCgiApplication {
+  readonly fullPath: string;
+  readonly arguments: readonly string[];
+  readonly maxInstances: number;
+  readonly queueLength: number;
+  readonly requestTimeoutMs: number;
+  readonly activityTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly instanceMaxRequests: number;
+  readonly environment: Readonly<Record<string, string>>;
 }
 
 export interface ApplicationPool {
@@ -173,6 +187,17 @@ export function compileConfig(loaded: LoadedConfig, logDirectoryDefault: string)
       auditLog: s.security?.auditLog ?? path.join(s.logging?.directory ?? logDirectoryDefault, 'audit.log'),
       passwordHash: s.security?.passwordHash ?? 'scrypt',
       applicationPools: applicationPools(s.applicationPools),
+      fastCgi: (s.fastCgi ?? []).map((a) => ({
+        fullPath: a.fullPath,
+        arguments: a.arguments ?? [],
+        maxInstances: a.maxInstances ?? 4,
+        queueLength: a.queueLength ?? 1000,
+        requestTimeoutMs: seconds(a.requestTimeout, 90),
+        activityTimeoutMs: seconds(a.activityTimeout, 30),
+        idleTimeoutMs: seconds(a.idleTimeout, 300),
+        instanceMaxRequests: a.instanceMaxRequests ?? 200,
+        environment: a.environment ?? {},
+      })),
     },
   };
 }

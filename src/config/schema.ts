@@ -168,8 +168,10 @@ const HandlerSchema = Type.Object(
       pattern: '^(\\*|\\*\\.[^/*]+|[^/*]+)$',
       description: 'What the last URL segment must be: "*" (any file), "*.ext" (an extension), or an exact file name.',
     }),
-    kind: Type.Union([Type.Literal('cgi'), Type.Literal('module')], {
-      description: 'cgi: run the file (or scriptProcessor with the file) as a CGI program (RFC 3875); module: a JS handler module serves it in process, impersonating (see `identity`).',
+    kind: Type.Union([Type.Literal('cgi'), Type.Literal('module'), Type.Literal('fastcgi')], {
+      description:
+        'cgi: run the file (or scriptProcessor with the file) as a CGI program (RFC 3875); module: a JS handler module serves it in process, impersonating (see `identity`); ' +
+        'fastcgi: a FastCGI application (scriptProcessor, defined in server.fastCgi) serves it (see `fastcgi.impersonate`).',
     }),
     module: Type.Optional(Type.String({ minLength: 1, description: 'kind module: the ES module (absolute, or relative to the configuration file) whose default export serves the requests.' })),
     resourceType: Type.Optional(
@@ -192,6 +194,16 @@ const CgiSchema = Type.Object(
       description: "Run CGI programs as the request token's OS account (default true, as IIS); false runs them as the application pool's account.",
     }),
     timeout: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Seconds a CGI program may run; then it and every process it started are killed and the request gets 502.1. Default 900 (IIS 7+).' }),
+  },
+  strict,
+);
+
+const FastCgiSettingsSchema = Type.Object(
+  {
+    impersonate: Type.Boolean({
+      description:
+        "true: the request runs in a FastCGI process of the authenticated identity's OS account (a pool per account, like PHP's fastcgi.impersonate); false (default): in the application pool account's processes.",
+    }),
   },
   strict,
 );
@@ -225,6 +237,7 @@ export const SettingsSchema = Type.Partial(
       handlers: Type.Array(HandlerSchema, { description: 'Handler mappings, first match wins; static files when none matches. Replaces the inherited list.' }),
       cgi: Type.Partial(CgiSchema),
       identity: Type.Partial(IdentitySchema),
+      fastcgi: Type.Partial(FastCgiSettingsSchema),
     },
     strict,
   ),
@@ -244,6 +257,7 @@ export interface Settings {
   handlers: HandlerInput[];
   cgi: Static<typeof CgiSchema>;
   identity: Static<typeof IdentitySchema>;
+  fastcgi: Static<typeof FastCgiSettingsSchema>;
 }
 
 export interface AuthenticationSettings {
@@ -403,6 +417,25 @@ const ServerSchema = Type.Object(
         { description: 'Application pools (IIS applicationPools). DefaultAppPool exists even when not listed.' },
       ),
     ),
+    fastCgi: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            fullPath: Type.String({ pattern: '^/', description: 'The FastCGI program (e.g. /usr/bin/php-cgi); handlers name it as scriptProcessor.' }),
+            arguments: Type.Optional(Type.Array(Type.String(), { description: 'Arguments before Persona adds its own (-b <socket> for php-cgi).' })),
+            maxInstances: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'Processes per pool (per OS account). Default 4.' })),
+            queueLength: Type.Optional(Type.Integer({ minimum: 0, description: 'Requests waiting for a free process before 503.4. Default 1000 (IIS).' })),
+            requestTimeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds a request may take. Default 90 (IIS).' })),
+            activityTimeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds without any output before the process is killed. Default 30 (IIS 7.0).' })),
+            idleTimeout: Type.Optional(Type.Integer({ minimum: 1, description: 'Seconds an idle process is kept. Default 300 (IIS).' })),
+            instanceMaxRequests: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests a process serves before it is recycled. Default 200 (IIS).' })),
+            environment: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { description: 'Extra environment variables for the processes.' })),
+          },
+          strict,
+        ),
+        { description: 'FastCGI applications (IIS <fastCgi><application>).' },
+      ),
+    ),
     filters: Type.Optional(
       Type.Array(
         Type.Object({ name: NonEmpty, module: NonEmpty }, { ...strict, description: 'A filter module, absolute or relative to the configuration file. Filters run as the process identity.' }),
@@ -452,6 +485,7 @@ export const BUILTIN_SETTINGS: Settings = {
   handlers: [],
   cgi: { createProcessAsUser: true, timeout: 900 },
   identity: { impersonate: true, userName: '', password: '' },
+  fastcgi: { impersonate: false },
 };
 
 /** Sections whose values are dictionaries: inherited key by key rather than as one value. */

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { ConfigPath, SourceMap } from './positions.js';
+import { providedSecretFile } from '../state/secret-files.js';
 import { atValue, type ConfigProblem } from './problems.js';
 
 type Obj = Readonly<Record<string, unknown>>;
@@ -25,6 +26,7 @@ export function semanticProblems(root: unknown, directory: string, map: SourceMa
   const config = obj(root);
   if (!config) return [];
   const check = new Checks(directory, map);
+  check.root = config;
   const sites = list(config.sites);
   check.siteIdentities(sites);
   check.bindings(sites);
@@ -84,6 +86,9 @@ interface Claim {
 class Checks {
   readonly problems: ConfigProblem[] = [];
 
+  /** The whole configuration, for checks that cross-reference sections (handlers → server.fastCgi). */
+  root: Obj | undefined;
+
   constructor(
     private readonly directory: string,
     private readonly map: SourceMap,
@@ -141,6 +146,12 @@ class Checks {
       if (h?.kind === 'module') {
         const file = text(h?.module);
         if (file !== undefined && !existsSync(resolve(this.directory, file))) this.report([...at, 'handlers', i, 'module'], `module '${file}' does not exist`);
+      }
+      if (h?.kind === 'fastcgi') {
+        const processor = text(h?.scriptProcessor);
+        const apps = list(obj(this.root?.server)?.fastCgi).map((a) => text(obj(a)?.fullPath));
+        if (processor === undefined) this.report([...at, 'handlers', i, 'kind'], `handler '${name ?? i}' is a fastcgi handler without scriptProcessor (the FastCGI program, e.g. /usr/bin/php-cgi)`);
+        else if (!apps.includes(processor)) this.report([...at, 'handlers', i, 'scriptProcessor'], `no FastCGI application ${processor} is defined: add { fullPath: ${processor} } under server.fastCgi`);
       }
       const processor = text(h?.scriptProcessor);
       if (processor !== undefined && !existsSync(processor)) this.report([...at, 'handlers', i, 'scriptProcessor'], `scriptProcessor '${processor}' does not exist`);
@@ -285,6 +296,9 @@ class Checks {
   private readSmallFile(given: string): { bytes: Buffer; shown: string } | string {
     const file = resolve(this.directory, given);
     const shown = showPath(given, file);
+    // Under a launcher the worker may not read the key itself: the launcher handed its bytes over.
+    const handed = providedSecretFile(file);
+    if (handed) return { bytes: handed, shown };
     const stats = statOf(file);
     if (typeof stats === 'string') return `${shown} ${stats}`;
     if (!stats.isFile()) return `${shown} is not a file`;

@@ -17,6 +17,7 @@ import { beginRequest, isRefusal } from './stages/begin-request.js';
 import { authenticateRequest } from './stages/authenticate-request.js';
 import { executeCgi } from './stages/execute-cgi.js';
 import { executeModule } from '../handlers/module/execute.js';
+import { executeFastCgi } from '../handlers/fastcgi/execute.js';
 import { challengesFor } from '../auth/challenges.js';
 import { hostName } from '../server/site-selection.js';
 import { isAnonymousToken } from '../security/token.js';
@@ -147,7 +148,9 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
         ? await executeCgi(ctx, handler, authenticated.token, begun.resolution, generation)
         : handler.kind === 'module'
           ? await executeModule(ctx, handler, authenticated.token, begun.resolution, generation)
-          : await executeRequestHandler(req, res, handler, generation.fileCache);
+          : handler.kind === 'fastcgi'
+            ? await executeFastCgi(ctx, handler, authenticated.token, begun.resolution, generation)
+            : await executeRequestHandler(req, res, handler, generation.fileCache);
     if (refused) return fail(ctx, stage, refused);
     ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);
   } catch (err) {

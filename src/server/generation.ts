@@ -17,6 +17,7 @@ import type { Trace } from '../pipeline/trace.js';
 import { VERSION } from '../version.js';
 import type { SecurityServices } from '../security/services.js';
 import type { ProcessSpawner } from '../identity/spawn.js';
+import { closeFastCgiPools } from '../handlers/fastcgi/pool.js';
 
 /** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
 export class TraceStore {
@@ -121,6 +122,8 @@ export class Generation {
   }
 
   async close(): Promise<void> {
+    // This generation's FastCGI processes end with it (a reload starts the new generation's on demand).
+    closeFastCgiPools(this);
     await Promise.all([...this.w3c.values()].map((l) => l.close()));
     this.fileCache.clear();
   }

@@ -6,8 +6,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import type { Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from '../state/secret-files.js';
 import tls from 'node:tls';
 import type { CompiledConfig, CompiledSite } from '../config/compile.js';
 import type { ListenerSites } from './site-selection.js';
@@ -37,7 +38,7 @@ export function planListeners(config: CompiledConfig): ListenerPlan[] {
     let ctx = contextCache.get(site);
     if (!ctx) {
       if (!site.tls) throw new Error(`site "${site.name}" has an https binding but no tls certificate`);
-      ctx = secureContext({ cert: readFileSync(site.tls.certificate), key: readFileSync(site.tls.key) });
+      ctx = secureContext({ cert: readSecretFile(site.tls.certificate), key: readSecretFile(site.tls.key) });
       contextCache.set(site, ctx);
     }
     return ctx;
@@ -123,7 +124,23 @@ export class Listener {
     if (fallback && this.server instanceof https.Server) this.server.setSecureContext(contextOptionsOf(fallback));
   }
 
-  listen(): Promise<void> {
+  /**
+   * Starts accepting. With `bound`, the socket was opened by someone else (the launcher, which may bind privileged
+   * ports): this process only accepts on it.
+   */
+  listen(bound?: (key: ListenerKey) => Promise<net.Server>): Promise<void> {
+    if (bound) {
+      return bound(this.plan).then(
+        (handle) =>
+          new Promise<void>((resolve, reject) => {
+            this.server.once('error', reject);
+            this.server.listen(handle, () => {
+              this.server.off('error', reject);
+              resolve();
+            });
+          }),
+      );
+    }
     const host = this.plan.ip === '*' ? '::' : this.plan.ip;
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {

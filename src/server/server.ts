@@ -14,7 +14,8 @@ import { builtInPage } from '../pipeline/error-page.js';
 import { httpError, reasonPhrase } from '../pipeline/errors.js';
 import { connectionInfo } from './connection.js';
 import { Generation } from './generation.js';
-import { Listener, planListeners } from './listeners.js';
+import { Listener, planListeners, type ListenerKey } from './listeners.js';
+import type net from 'node:net';
 import { closeSecurity, type SecurityServices } from '../security/services.js';
 
 export interface ServerOptions {
@@ -23,6 +24,8 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Opens the security services once, from the first configuration (account store path, token TTL, audit log). */
   readonly openSecurity: (config: CompiledConfig) => SecurityServices;
+  /** A worker's listening sockets come from the launcher (which can bind privileged ports); default: bind here. */
+  readonly bindListener?: (key: ListenerKey) => Promise<net.Server>;
   /** Starts CGI programs (as other OS accounts where it can); default: this process's own account only. */
   readonly spawner?: ProcessSpawner;
 }
@@ -122,7 +125,7 @@ export class PersonaServer {
           },
           this.onClientError,
         );
-        await listener.listen();
+        await listener.listen(this.options.bindListener);
         opened.push(listener);
       }
     } catch (err) {

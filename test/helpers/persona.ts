@@ -3,7 +3,7 @@
  * integration tests. Everything listens on loopback; every process is stopped by `stop()` (tests call it in `after`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -24,8 +24,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A fresh folder under the system's temporary folder, open to other accounts (0755): as root, `persona serve` is a
+ * launcher whose worker runs as the pool's account (www-data), which must reach web roots and the state folder
+ * placed here, as it must on a real server.
+ */
 export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), `persona-${prefix}-`));
+  const dir = await mkdtemp(path.join(os.tmpdir(), `persona-${prefix}-`));
+  await chmod(dir, 0o755);
+  return dir;
 }
 
 export interface RunResult {

@@ -18,7 +18,9 @@ describe('config commands', () => {
     await mkdir(path.join(home, 'shared'), { recursive: true });
     await writeFile(
       path.join(home, 'persona.yaml'),
-      `defaults:
+      `server:
+  applicationPools: [{ name: AppPool1 }]
+defaults:
   accessFlags: [read]
   requestFiltering:
     maxUrl: 2000
@@ -66,7 +68,7 @@ sites:
     const value = (p: string) => report.values.find((v) => v.property === p)!;
     assert.deepEqual(value('accessFlags').value, ['read', 'browse']);
     assert.equal(value('accessFlags').level, 'location /app/static');
-    assert.match(value('accessFlags').position ?? '', /persona\.yaml:23:\d+$/);
+    assert.match(value('accessFlags').position ?? '', /persona\.yaml:25:\d+$/);
     assert.equal(value('requestFiltering.maxUrl').value, 300);
     assert.equal(value('requestFiltering.maxQueryString').value, 100);
     assert.equal(value('requestFiltering.maxQueryString').level, 'site "Main"');

@@ -57,6 +57,8 @@ function sidsOf(token: Token): ReadonlySet<Sid> {
 function aclTarget(handler: HandlerMapping): { path: string; isContainer: boolean; desired: number; what: string } | null {
   // A CGI program is read and run with the request's identity (IIS checks Read & Execute on the script file).
   if (handler.kind === 'cgi') return { path: handler.script.realPath, isContainer: false, desired: (DesiredAccess.readFile | DesiredAccess.executeFile) >>> 0, what: 'run' };
+  // A FastCGI application reads the script with the request's identity's access checked here (IIS: Read on the file).
+  if (handler.kind === 'fastcgi') return { path: handler.script.realPath, isContainer: false, desired: DesiredAccess.readFile, what: 'read' };
   // A module serving a page reads it with the request's identity; one serving any URL (an API) touches no file here.
   if (handler.kind === 'module') return handler.script ? { path: handler.script.realPath, isContainer: false, desired: DesiredAccess.readFile, what: 'read' } : null;
   const m = handler.mapping;

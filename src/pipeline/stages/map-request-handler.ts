@@ -14,7 +14,7 @@ import { mapStatic, requiredAccess, type StaticMapping, type StaticTarget } from
 import type { FileCache } from '../../handlers/static/file-cache.js';
 import { httpError, isHttpError, Win32, type HttpError } from '../errors.js';
 
-export type HandlerMapping = StaticHandler | CgiHandler | ModuleHandler;
+export type HandlerMapping = StaticHandler | CgiHandler | ModuleHandler | FastCgiHandler;
 
 export interface StaticHandler {
   readonly kind: 'static';
@@ -44,6 +44,12 @@ export interface CgiHandler {
   readonly nph: boolean;
   readonly documentRoot: string;
   readonly settings: Settings;
+}
+
+/** A script served by a FastCGI application (handlers/fastcgi): `mapping.scriptProcessor` names it. */
+export interface FastCgiHandler extends Omit<CgiHandler, 'kind' | 'nph' | 'requiredAccess'> {
+  readonly kind: 'fastcgi';
+  readonly requiredAccess: 'script';
 }
 
 /** A JS handler module (handlers/module) serving the URL in process, impersonating per the `identity` setting. */
@@ -99,7 +105,7 @@ export async function mapRequestHandler(target: ParsedTarget, resolution: UrlRes
  * segments after it are PATH_INFO. Folders are passed over (a folder named x.cgi is not a script); a candidate that
  * does not exist ends the search when it is the last segment (the request is for a missing script: 404).
  */
-async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method: string): Promise<CgiHandler | ModuleHandler | HttpError | undefined> {
+async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache: FileCache, method: string): Promise<CgiHandler | ModuleHandler | FastCgiHandler | HttpError | undefined> {
   const candidates = scriptCandidates(resolution.settings.handlers, resolution.remainder, method);
   const vdir = resolution.virtualDirectory;
   for (const { handler, index } of candidates) {
@@ -119,6 +125,10 @@ async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache:
     if (handler.kind === 'module') {
       return { kind: 'module', name: handler.name, mapping: handler, module: handler.module ?? '', script: found, physicalPath, scriptName, pathInfo, requiredAccess: 'script', settings: resolution.settings };
     }
+    const documentRoot = resolution.site.virtualDirectories.find((v) => v.urlPath === '/')?.physicalPath ?? vdir.physicalPath;
+    if (handler.kind === 'fastcgi') {
+      return { kind: 'fastcgi', name: handler.name, mapping: handler, script: found, physicalPath, scriptName, pathInfo, requiredAccess: 'script', documentRoot, settings: resolution.settings };
+    }
     const fileName = resolution.remainder[index]!;
     return {
       kind: 'cgi',
@@ -130,7 +140,7 @@ async function mapScript(target: ParsedTarget, resolution: UrlResolution, cache:
       pathInfo,
       requiredAccess: handler.scriptProcessor ? 'script' : 'execute',
       nph: fileName.toLowerCase().startsWith('nph-'),
-      documentRoot: resolution.site.virtualDirectories.find((v) => v.urlPath === '/')?.physicalPath ?? vdir.physicalPath,
+      documentRoot,
       settings: resolution.settings,
     };
   }

@@ -1,0 +1,160 @@
+/**
+ * The launcher (MODEL.md §8, ARCHITECTURE "Processes"): what `persona serve` is when started as root. It prepares
+ * the state, opens the listening sockets (privileged ports included) for the worker, runs the spawn broker, and
+ * restarts a worker that dies — and handles no request itself: requests are served by a worker running as the
+ * application pool's unprivileged account.
+ *
+ * Today one worker serves every pool, as DefaultAppPool's identity; the broker enforces that pool's
+ * replaceProcessToken. (A worker per pool needs requests routed per pool after parsing: the next step.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { lookupOsAccount } from '../identity/os-accounts.js';
+import { SETPRIV, setprivSpawner } from '../identity/setpriv-spawner.js';
+import { attachBroker } from './broker.js';
+import { readFile } from 'node:fs/promises';
+import { loadConfigFile } from '../config/load.js';
+import { isLauncherRequest, isSecretsRequest, type LauncherReply } from './launcher-protocol.js';
+
+export interface WorkerSpec {
+  readonly pool: string;
+  /** The pool's OS account. */
+  readonly account: string;
+  readonly replaceProcessToken: boolean;
+  /** The state group's gid, added to the worker's supplementary groups. */
+  readonly stateGid: number;
+  /** node and its arguments: the same program in worker mode. */
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** The configuration file: the launcher reads its TLS files for the worker. */
+  readonly configFile: string;
+}
+
+const RESTARTS_ALLOWED = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+export class Launcher {
+  private worker: ChildProcess | undefined;
+  private detachBroker: (() => void) | undefined;
+  private stopping = false;
+  private readonly restarts: number[] = [];
+  private exitResolve!: (code: number) => void;
+  /** Settles with the launcher's exit code. */
+  readonly done = new Promise<number>((resolve) => (this.exitResolve = resolve));
+
+  constructor(
+    private readonly spec: WorkerSpec,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const account = await lookupOsAccount(this.spec.account);
+    if (!account) throw new Error(`application pool ${this.spec.pool} runs as OS account "${this.spec.account}", which does not exist (create it, or set server.applicationPools[].identity)`);
+    if (account.uid === 0) throw new Error(`application pool ${this.spec.pool} would run as root ("${this.spec.account}"): requests are never handled as root`);
+    this.startWorker(account.uid, account.gid, [...new Set([...account.groups, this.spec.stateGid])]);
+  }
+
+  private startWorker(uid: number, gid: number, groups: number[]): void {
+    const [node, ...args] = this.spec.argv;
+    const child = spawn(SETPRIV, [`--reuid=${uid}`, `--regid=${gid}`, `--groups=${groups.join(',')}`, '--inh-caps=-all', '--', node!, ...args], {
+      env: { ...this.spec.env, PERSONA_WORKER: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.worker = child;
+    this.detachBroker = attachBroker(child, setprivSpawner(), { pool: this.spec.pool, poolAccount: this.spec.account, replaceProcessToken: this.spec.replaceProcessToken }, {
+      onEvent: (event) => {
+        if (event.kind === 'invalid-message') this.log.warn({ pool: event.pool, reason: event.reason }, 'broker: invalid message from the worker');
+        else if (event.kind === 'refused') this.log.info({ pool: event.pool, purpose: event.purpose, account: event.account, reason: event.refusal.reason }, 'broker: spawn refused');
+      },
+    });
+    child.on('message', (message: unknown) => {
+      if (isLauncherRequest(message)) void this.bind(child, message.id, message.ip, message.port);
+      else if (isSecretsRequest(message)) void this.sendSecrets(child, message.id);
+    });
+    child.once('exit', (code, signal) => {
+      this.detachBroker?.();
+      if (this.stopping) {
+        this.exitResolve(code ?? 0);
+        return;
+      }
+      const now = Date.now();
+      this.restarts.push(now);
+      while (this.restarts.length && now - this.restarts[0]! > RESTART_WINDOW_MS) this.restarts.shift();
+      const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      if (this.restarts.length > RESTARTS_ALLOWED) {
+        this.log.fatal({ pool: this.spec.pool, why }, `worker ${why}; ${RESTARTS_ALLOWED} restarts within ${RESTART_WINDOW_MS / 1000} s — giving up`);
+        console.error(`persona: the worker ${why} again; giving up after ${RESTARTS_ALLOWED} restarts in ${RESTART_WINDOW_MS / 1000} s`);
+        this.exitResolve(1);
+        return;
+      }
+      this.log.error({ pool: this.spec.pool, why }, `worker ${why}; restarting it`);
+      console.error(`persona: the worker of pool ${this.spec.pool} ${why}; restarting it`);
+      setTimeout(() => this.startWorker(uid, gid, groups), 500).unref();
+    });
+  }
+
+  /**
+   * Opens a listening socket for the worker and hands it over; the launcher's own copy is closed, so it never
+   * accepts a connection itself (a restarted worker asks again).
+   */
+  private async bind(child: ChildProcess, id: number, ip: string, port: number): Promise<void> {
+    const server = net.createServer();
+    const reply = (message: LauncherReply, handle?: net.Server) => {
+      if (child.connected) child.send(message, handle as never);
+    };
+    const host = ip === '*' ? '::' : ip;
+    await new Promise<void>((resolve) => {
+      const fail = (err: NodeJS.ErrnoException) => {
+        if (ip === '*' && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
+          server.once('error', (e: Error) => {
+            reply({ persona: 'launcher', type: 'bind-failed', id, reason: e.message });
+            resolve();
+          });
+          server.listen(port, '0.0.0.0', () => resolve());
+          return;
+        }
+        reply({ persona: 'launcher', type: 'bind-failed', id, reason: err.message });
+        resolve();
+      };
+      server.once('error', fail);
+      server.listen({ port, host, ipv6Only: false }, () => {
+        server.off('error', fail);
+        resolve();
+      });
+    });
+    if (!server.listening) return;
+    reply({ persona: 'launcher', type: 'bound', id }, server);
+    // After the handle is sent: closing our copy leaves the worker's open.
+    setImmediate(() => server.close());
+  }
+
+  /**
+   * The TLS certificate and key files of the current configuration, read as root and handed to the worker (which
+   * cannot read a 0600 key). An invalid configuration yields none: the worker's own loader then reports it.
+   */
+  private async sendSecrets(child: ChildProcess, id: number): Promise<void> {
+    const files: [string, string][] = [];
+    const loaded = await loadConfigFile(this.spec.configFile);
+    if (!('problems' in loaded)) {
+      for (const site of loaded.input.sites) {
+        for (const file of site.tls ? [site.tls.certificate, site.tls.key] : []) {
+          try {
+            files.push([file, (await readFile(file)).toString('base64')]);
+          } catch {
+            // Unreadable even for root: the worker's loader says why.
+          }
+        }
+      }
+    }
+    const reply: LauncherReply = { persona: 'launcher', type: 'secrets', id, files };
+    if (child.connected) child.send(reply);
+  }
+
+  /** Forwarded to the worker: SIGHUP reloads, SIGTERM/SIGINT stop. */
+  signal(signal: NodeJS.Signals): void {
+    if (signal !== 'SIGHUP') this.stopping = true;
+    if (this.worker && this.worker.exitCode === null && this.worker.signalCode === null) this.worker.kill(signal);
+    else if (this.stopping) this.exitResolve(0);
+  }
+}
