@@ -13,6 +13,10 @@ export type ServerId = (typeof SERVER_IDS)[number];
 export interface BenchFile {
   path: string;
   bytes: number;
+  /** Fixed content instead of `bytes` random printable bytes (a script). */
+  content?: string;
+  /** File mode; default 0644. */
+  mode?: number;
 }
 
 export interface BenchCase {
@@ -58,6 +62,16 @@ export interface BenchCase {
    * file), with the goal that ratio should reach. Reported after the table.
    */
   reference?: { caseId: string; goal?: number };
+  /**
+   * The exact body the answer must have when it is not the bytes of the file at `path`: what a CGI program prints
+   * or a JS handler module answers. The pre-flight check compares with it, so a 403.19 or a 500 page fails loudly.
+   */
+  expect?: Buffer;
+  /**
+   * The handler the servers must map for this case (cgi: `*.cgi` under CGI_FOLDER runs as CGI; module: Persona's
+   * JS handler module at MODULE_URL). Set up only when a selected case needs it, as the Basic folder is.
+   */
+  handler?: 'cgi' | 'module';
 }
 
 export interface CaseLoad {
@@ -81,7 +95,32 @@ export const FILES: readonly BenchFile[] = [
   { path: '/basic/1k.html', bytes: 1024 },
   // under the folder Persona protects with NTLM only
   { path: '/ntlm/1k.html', bytes: 1024 },
+  // the CGI case's script: run by the servers, never served as a file (0755: every OS account may run it)
+  { path: '/cgi-bin/hello.cgi', bytes: 0, content: '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nhello\\n"\n', mode: 0o755 },
 ];
+
+/** The CGI case's folder: `*.cgi` in it runs as CGI (Persona: a location with execute access and the mapping). */
+export const CGI_FOLDER = '/cgi-bin';
+
+/** The URL the JS handler module answers (resourceType Unspecified: no file behind it). */
+export const MODULE_URL = '/js/hello';
+
+/**
+ * The JS handler module's answer: 1 KiB of printable text, as the static 1 KiB file is, made once per run (the
+ * module's source embeds it), so that the pre-flight check knows the exact bytes.
+ */
+export const MODULE_BODY = Buffer.from(randomBytes(1024).toString('base64').slice(0, 1024), 'latin1');
+
+/** The module's source: the least a handler does — answer the body with `res.end`, in process, as the request's identity. */
+export const MODULE_SOURCE = [
+  '// persona bench: a JS handler module answering 1 KiB of text (generated for the run)',
+  `const body = ${JSON.stringify(MODULE_BODY.toString('latin1'))};`,
+  'export default function (req, res) {',
+  "  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });",
+  '  res.end(body);',
+  '}',
+  '',
+].join('\n');
 
 /** The folder the Basic case's servers protect: Persona's location and nginx's `location /basic/`. */
 export const BASIC_FOLDER = '/basic';
@@ -161,6 +200,44 @@ export const CASES: readonly BenchCase[] = [
     headers: {},
     client: { mode: 'ntlm-handshake', versus: { mode: 'close', path: '/1k.html', sliceMs: 500 } },
     ntlm: ntlmAccount,
+    servers: ['persona'],
+  },
+  // Issue 5: a CGI process per request (fork + exec of /bin/sh), Persona against Apache's mod_cgid. Fewer connections
+  // than the run's: a fork per request saturates 2 cores well before 32 requests are in flight, and more only
+  // measures the queue. The same load for every server.
+  {
+    id: 'cgi-hello',
+    name: 'CGI hello (shell), keep-alive',
+    path: `${CGI_FOLDER}/hello.cgi`,
+    headers: {},
+    expect: Buffer.from('hello\n'),
+    handler: 'cgi',
+    servers: ['persona', 'apache', 'apache-tuned'],
+    load: { persona: { connections: 8 }, apache: { connections: 8 }, 'apache-tuned': { connections: 8 } },
+    wrkArgs: ['--timeout', '10s'],
+  },
+  // Issue 5: a JS handler module (in process, impersonating IUSR) against Persona's own static 1 KiB file.
+  {
+    id: 'module-hello',
+    name: 'JS handler module, keep-alive',
+    path: MODULE_URL,
+    headers: {},
+    expect: MODULE_BODY,
+    handler: 'module',
+    servers: ['persona'],
+    reference: { caseId: '1k-keepalive' },
+  },
+  // The same ratio without the noise of two runs one after the other: the Node load generator alternates 100 ms
+  // slices of module requests and static /1k.html requests on its own connections (as the NTLM case does), and
+  // checks every response's bytes.
+  {
+    id: 'module-hello-node',
+    name: 'JS handler module vs static, alternating (Node client)',
+    path: MODULE_URL,
+    headers: {},
+    expect: MODULE_BODY,
+    handler: 'module',
+    client: { mode: 'keepalive', versus: { mode: 'keepalive', path: '/1k.html', sliceMs: 100 } },
     servers: ['persona'],
   },
 ];

@@ -57,7 +57,7 @@ export async function checkBody(url: string, headers: Record<string, string>, ex
     return `GET ${url} failed: ${(e as Error).message}`;
   }
   if (r.status !== 200) return `GET ${url} answered ${r.status}, expected 200`;
-  if (!r.body.equals(expected)) return `GET ${url} returned ${r.body.length} bytes that differ from the ${expected.length}-byte file`;
+  if (!r.body.equals(expected)) return `GET ${url} returned ${r.body.length} bytes that differ from the ${expected.length} expected (the file, or the case's expected body)`;
   return null;
 }
 

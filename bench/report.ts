@@ -162,3 +162,27 @@ export function ntlmLines(cases: readonly BenchCase[], results: readonly CaseRes
   }
   return out;
 }
+
+/**
+ * Cases other than NTLM's that the generator measured in alternation with a static load (the JS handler module
+ * against the static 1 KiB file): the rate, and the ratio to the other load's in the same slices.
+ */
+export function alternationLines(cases: readonly BenchCase[], results: readonly CaseResult[]): string[] {
+  const out: string[] = [];
+  for (const c of cases) {
+    if (c.ntlm || !c.client?.versus) continue;
+    const r = find(results, c.id, 'persona');
+    const v = r?.client?.versus;
+    const x = versusRatio(results, c);
+    if (!r?.stats || !v || x === null) {
+      out.push(`${c.name}: not measured`);
+      continue;
+    }
+    const goal = c.client.versus.goal;
+    out.push(
+      `Persona ${c.path}: ${int.format(r.stats.rps)} req/s = ${x.toFixed(2)} × the ${int.format(v.rps)} req/s of ${v.path} ` +
+        `(same generator, ${v.mode}, alternating ${v.sliceMs} ms slices, ${v.slices} each)${goal === undefined ? '' : `; goal ≥ ${goal}: ${x >= goal ? 'met' : 'NOT met'}`}`,
+    );
+  }
+  return out;
+}

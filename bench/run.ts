@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CASES, FILES, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type ServerId } from './cases.js';
+import { CASES, FILES, MODULE_SOURCE, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type ServerId } from './cases.js';
 import { checkBody, checkChallenge, waitReady } from './http-check.js';
 import { runNodeLoad } from './load-run.js';
 import { machineFacts } from './machine.js';
 import { killLeftovers, leftovers, stopAll, stopTracked, treeRss } from './processes.js';
 import { checkNtlm } from './ntlm-check.js';
-import { notes, ntlmLines, ratio, ratioLines, referenceRatio, table, versusRatio, type CaseResult } from './report.js';
+import { alternationLines, notes, ntlmLines, ratio, ratioLines, referenceRatio, table, versusRatio, type CaseResult } from './report.js';
 import { SERVERS, type BenchEnv, type RunningServer, type ServerDef } from './servers.js';
 import { findExecutable, tail } from './system.js';
 import { runWrk } from './wrk.js';
@@ -122,13 +122,32 @@ function prepareSite(): { tmp: string; www: string; bodies: Map<string, Buffer> 
   const bodies = new Map<string, Buffer>();
   for (const f of FILES) {
     // printable random text: nothing compresses or dedupes it, and it is valid as the .html it claims to be
-    const body = Buffer.from(randomBytes(f.bytes).toString('base64').slice(0, f.bytes), 'latin1');
+    const body = f.content === undefined ? Buffer.from(randomBytes(f.bytes).toString('base64').slice(0, f.bytes), 'latin1') : Buffer.from(f.content);
     const file = join(www, f.path);
     mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-    writeFileSync(file, body, { mode: 0o644 });
+    writeFileSync(file, body);
+    // explicit, whatever the umask: the CGI script must be executable by www-data (Apache) and nobody (Persona)
+    chmodSync(file, f.mode ?? 0o644);
     bodies.set(f.path, body);
   }
   return { tmp, www, bodies };
+}
+
+/** The generator reads the bytes every response must have from a file: the case's own when it is not the file at its path. */
+function expectedFile(tmp: string, c: BenchCase): string {
+  const file = join(tmp, `${c.id}.expected`);
+  writeFileSync(file, c.expect!);
+  return file;
+}
+
+/** The JS handler module of the module case, outside the web root (it is code, not content); readable by the worker. */
+function writeModule(tmp: string): string {
+  const dir = join(tmp, 'handlers');
+  mkdirSync(dir, { mode: 0o755 });
+  const file = join(dir, 'hello.mjs');
+  writeFileSync(file, MODULE_SOURCE);
+  chmodSync(file, 0o644);
+  return file;
 }
 
 interface ServerOutcome {
@@ -181,8 +200,9 @@ async function measureServer(
     }
     // Every case's exact bytes before any load: a fast wrong answer must not become a number.
     for (const c of cases) {
-      const expected = bodies.get(c.path);
-      if (!expected) return fail(`case ${c.id} asks for ${c.path}, which is not in FILES`);
+      // a CGI's or a module's answer is not the file at its path: the case says what it must be
+      const expected = c.expect ?? bodies.get(c.path);
+      if (!expected) return fail(`case ${c.id} asks for ${c.path}, which is not in FILES and says no expected body`);
       const wrong = c.ntlm
         ? await checkNtlm(base, c.path, c.ntlm, expected)
         : ((await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null));
@@ -211,7 +231,7 @@ async function measureServer(
           const { stats, client } = await runNodeLoad({
             url: run.url,
             mode: c.client.mode,
-            expectFile: join(env.www, c.path),
+            expectFile: c.expect ? expectedFile(env.tmp, c) : join(env.www, c.path),
             connections,
             threads: THREADS,
             seconds,
@@ -279,6 +299,8 @@ async function main(): Promise<number> {
     isRoot,
     basic: o.cases.find((c) => c.credentials)?.credentials ?? null,
     ntlm: o.cases.find((c) => c.ntlm)?.ntlm ?? null,
+    cgi: o.cases.some((c) => c.handler === 'cgi'),
+    module: o.cases.some((c) => c.handler === 'module') ? writeModule(tmp) : null,
   };
   const facts = machineFacts(repo, wrk);
   const results: CaseResult[] = [];
@@ -322,6 +344,7 @@ async function main(): Promise<number> {
   for (const n of notes(o.cases, columns, results.filter((r) => !failedIds.has(r.server)))) console.log(`note: ${n}`);
   for (const l of ratioLines(o.cases, columns, results)) console.log(`ratio: ${l}`);
   for (const l of ntlmLines(o.cases, results)) console.log(`ntlm: ${l}`);
+  for (const l of alternationLines(o.cases, results)) console.log(`ratio: ${l}`);
   for (const s of outcomes) {
     if (s.error) console.log(`FAILED ${s.label}: ${s.error}`);
     else if (s.skipped) console.log(`skipped ${s.label}: ${s.skipped}`);

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CGI_FOLDER } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { ServerDef } from './servers.js';
@@ -48,6 +49,9 @@ function apacheServer(tuned: boolean): ServerDef {
         `LoadModule mpm_event_module ${MODULES}/mod_mpm_event.so`,
         `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
         `LoadModule mime_module ${MODULES}/mod_mime.so`,
+        // CGI: mod_cgid, since the threaded event MPM cannot fork from its workers (Debian enables cgid with event);
+        // its daemon forks each script and runs it as the User below (www-data), there is no suexec
+        ...(env.cgi ? [`LoadModule cgid_module ${MODULES}/mod_cgid.so`, `ScriptSock ${q(join(dir, 'run', 'cgid.sock'))}`] : []),
         // as root the parent keeps root and the children drop to www-data, as Debian runs it
         ...(env.isRoot ? ['User www-data', 'Group www-data'] : []),
         // Debian's mods-available/mpm_event.conf
@@ -76,6 +80,7 @@ function apacheServer(tuned: boolean): ServerDef {
         '  AllowOverride None',
         '  Require all granted',
         '</Directory>',
+        ...(env.cgi ? [`<Directory ${q(env.www + CGI_FOLDER)}>`, '  Options +ExecCGI', '  AddHandler cgi-script .cgi', '</Directory>'] : []),
         'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined',
         `CustomLog ${q(accessLog)} combined`,
         '',

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BASIC_FOLDER, NTLM_FOLDER } from './cases.js';
+import { BASIC_FOLDER, CGI_FOLDER, MODULE_URL, NTLM_FOLDER } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { BenchEnv, ServerDef } from './servers.js';
@@ -28,6 +28,34 @@ const ntlmLocation = [
   '        settings:',
   '          authentication: { anonymous: { enabled: false }, ntlm: { enabled: true } }',
 ];
+
+/**
+ * The CGI case's folder: execute access and the `*.cgi` mapping, nothing else. Anonymous, so the script runs as the
+ * OS account IUSR maps to (nobody) with cgi.createProcessAsUser at its default (true), as IIS runs a CGI as the
+ * request's user. As root that is the real path: the worker (www-data) asks the launcher's spawn broker, which
+ * starts the script through setpriv as nobody — a request and two process hops per CGI, on top of the fork.
+ */
+const cgiLocation = [
+  `      - path: ${CGI_FOLDER}`,
+  '        settings:',
+  '          accessFlags: [read, execute]',
+  '          handlers: [{ name: CGI-sh, path: "*.cgi", kind: cgi }]',
+];
+
+/**
+ * The module case's URL: a JS handler module (resourceType Unspecified: no file behind the URL), with script
+ * access as a module needs; identity at its default (impersonating the request token, IUSR).
+ */
+function moduleLocation(module: string): string[] {
+  const folder = MODULE_URL.slice(0, MODULE_URL.lastIndexOf('/'));
+  const name = MODULE_URL.slice(MODULE_URL.lastIndexOf('/') + 1);
+  return [
+    `      - path: ${folder}`,
+    '        settings:',
+    '          accessFlags: [read, script]',
+    `          handlers: [{ name: JsHello, path: ${name}, kind: module, resourceType: Unspecified, module: ${JSON.stringify(module)} }]`,
+  ];
+}
 
 /**
  * One `persona` administration command against the run's home and configuration, before the server starts, as an
@@ -78,9 +106,11 @@ export const persona: ServerDef = {
         '  - name: bench',
         `    bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]`,
         `    physicalPath: ${JSON.stringify(env.www)}`,
-        ...(env.basic || env.ntlm ? ['    locations:'] : []),
+        ...(env.basic || env.ntlm || env.cgi || env.module ? ['    locations:'] : []),
         ...(env.basic ? basicLocation : []),
         ...(env.ntlm ? ntlmLocation : []),
+        ...(env.cgi ? cgiLocation : []),
+        ...(env.module ? moduleLocation(env.module) : []),
         '',
       ].join('\n'),
     );

@@ -57,7 +57,8 @@ export function authenticateMessage(negotiate: Buffer, challengeBytes: Buffer, o
   const challenge = parseChallenge(challengeBytes);
   if (isNtlmParseError(challenge)) throw new Error(`test client: bad CHALLENGE: ${challenge.error}`);
   const domain = o.domain ?? '';
-  const flags = (challenge.flags & ~NtlmFlag.NEGOTIATE_KEY_EXCH) >>> 0;
+  // Names are always written in UTF-16, so the AUTHENTICATE says UNICODE whatever the CHALLENGE chose.
+  const flags = ((challenge.flags & ~NtlmFlag.NEGOTIATE_KEY_EXCH & ~NtlmFlag.NEGOTIATE_OEM) | NtlmFlag.NEGOTIATE_UNICODE) >>> 0;
   let nt: Buffer;
   let lm: Buffer;
   let sessionBaseKey: Buffer = Buffer.alloc(16);

@@ -4,35 +4,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { authenticateRequest, type AuthenticationInput } from '../../src/pipeline/stages/authenticate-request.js';
-import { openSecurity, closeSecurity, type SecurityServices } from '../../src/security/services.js';
+import type { SecurityServices } from '../../src/security/services.js';
 import { challengesFor } from '../../src/auth/challenges.js';
 import { BUILTIN_SETTINGS, type AuthenticationSettings } from '../../src/config/schema.js';
 import { isHttpError } from '../../src/pipeline/errors.js';
 import type { ConnectionInfo } from '../../src/server/connection.js';
-import { newMachineSid } from '../../src/state/machine.js';
+import { openTestSecurity, type TestSecurity } from '../helpers/security.js';
 
-let dir: string;
 let security: SecurityServices;
+let testSecurity: TestSecurity;
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'persona-authn-'));
-  security = openSecurity({
-    databaseFile: path.join(dir, 'accounts.db'),
-    machine: { machineName: 'TESTBOX', machineSid: newMachineSid(), createdAt: '' },
-    auditFile: path.join(dir, 'audit.log'),
-    tokenTtlMs: 60_000,
-    processUser: 'www-data',
-  });
+  testSecurity = await openTestSecurity('authn');
+  ({ security } = testSecurity);
   await security.store.createUser({ name: 'dave', password: 'dave-pass' });
 });
 after(async () => {
-  await closeSecurity(security);
-  await rm(dir, { recursive: true, force: true });
+  await testSecurity.close();
 });
 
 function input(settings: AuthenticationSettings, connection: Partial<ConnectionInfo>, authorization?: string): AuthenticationInput {

@@ -225,3 +225,11 @@ export function displayable(bytes: Buffer): string {
     .replace(/\r\n/g, '\n')
     .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** Writes a parsed head to the response: the status line as the program gave it, its headers in order. */
+export function writeCgiHead(res: import('node:http').ServerResponse, head: CgiHead): void {
+  const flat: string[] = [];
+  for (const [name, value] of head.headers) flat.push(name, value);
+  if (head.reason === undefined) res.writeHead(head.status, flat);
+  else res.writeHead(head.status, head.reason, flat);
+}

@@ -20,7 +20,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { isSpawnRefusal, type ProcessExit, type ProcessSpawner, type SpawnedProcess, type SpawnRequest } from '../../identity/spawn.js';
-import { CgiHeadParser, displayable, type CgiBadHead, type CgiHead } from './response.js';
+import { CgiHeadParser, displayable, writeCgiHead, type CgiBadHead, type CgiHead } from './response.js';
 
 /** How much of a script's stderr is kept for the log; the rest is read and dropped so the script never blocks. */
 export const STDERR_LIMIT = 8 * 1024;
@@ -226,10 +226,7 @@ class CgiRun {
   private sendHead(head: CgiHead): void {
     const { req, res } = this.options;
     if (res.destroyed) return this.onClientClose();
-    const flat: string[] = [];
-    for (const [name, value] of head.headers) flat.push(name, value);
-    if (head.reason === undefined) res.writeHead(head.status, flat);
-    else res.writeHead(head.status, head.reason, flat);
+    writeCgiHead(res, head);
     if (req.method === 'HEAD') {
       // The script may still be printing its body: it is read and dropped, so that the script can finish.
       this.phase = 'discard';

@@ -10,21 +10,16 @@
  *
  * The PARAMS are the CGI environment (handlers/cgi/environment.ts); php-cgi finds the script by SCRIPT_FILENAME.
  */
-import path from 'node:path';
-import { findPool, type FastCgiApplication, type UrlResolution } from '../../config/compile.js';
-import { cgiEnvironment, type CgiAuthType } from '../cgi/environment.js';
-import { cgiIdentity } from '../../identity/cgi-identity.js';
-import { hostName } from '../../server/site-selection.js';
+import type { FastCgiApplication, UrlResolution } from '../../config/compile.js';
+import { requestCgiEnvironment } from '../cgi/request-environment.js';
+import { requestProcessIdentity } from '../../identity/request-process-identity.js';
 import type { Generation } from '../../server/generation.js';
-import { isAnonymousToken, type Token } from '../../security/token.js';
-import { VERSION } from '../../version.js';
+import type { Token } from '../../security/token.js';
 import type { RequestContext } from '../../pipeline/context.js';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import type { FastCgiHandler } from '../../pipeline/stages/map-request-handler.js';
 import { fastCgiPool } from './pool.js';
 import { respondFastCgi } from './respond.js';
-
-const AUTH_TYPES: Partial<Record<Token['authPackage'], CgiAuthType>> = { Basic: 'Basic', NTLM: 'NTLM', Digest: 'Digest', Kerberos: 'Negotiate' };
 
 /** The server.fastCgi application a mapping's scriptProcessor names (IIS: "fullPath|arguments"). */
 export function findFastCgiApplication(apps: readonly FastCgiApplication[], scriptProcessor: string): FastCgiApplication | undefined {
@@ -35,55 +30,22 @@ export function findFastCgiApplication(apps: readonly FastCgiApplication[], scri
 }
 
 export async function executeFastCgi(ctx: RequestContext, handler: FastCgiHandler, token: Token, resolution: UrlResolution, generation: Generation): Promise<HttpError | null> {
-  const { req, res, connection } = ctx;
+  const { req, res } = ctx;
   const processor = handler.mapping.scriptProcessor ?? '';
   const app = findFastCgiApplication(generation.config.server.fastCgi, processor);
   if (!app) return httpError(500, 0, `handler ${handler.name}: no FastCGI application ${processor || '(no scriptProcessor)'} is defined under server.fastCgi`);
 
-  const spawner = generation.spawner;
-  const pool = findPool(generation.config.server, resolution.application.applicationPool) ?? { name: resolution.application.applicationPool, identity: '', replaceProcessToken: true };
-  const poolAccount = spawner.capability.canSwitchAccounts ? pool.identity : spawner.capability.processAccount;
-  const who = cgiIdentity({ token, createProcessAsUser: handler.settings.fastcgi.impersonate, pool, poolAccount });
+  const who = requestProcessIdentity(generation, resolution, token, handler.settings.fastcgi.impersonate);
   // The decision is CGI's; its reasons name the CGI setting, which for FastCGI is fastcgi.impersonate.
   const reason = who.reason.replace(/cgi\.createProcessAsUser(: false)?/g, (_m, f: string | undefined) => (f ? 'fastcgi.impersonate: false' : 'fastcgi.impersonate'));
   if (!who.ok) return httpError(who.status, who.substatus, reason);
   ctx.trace?.record('executeRequestHandler', `FastCGI as ${who.account}`, reason);
-
-  const anonymous = isAnonymousToken(token);
-  const userName = anonymous ? '' : token.user.name;
-  const pathInfo = handler.pathInfo;
-  const contentLength = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const params = cgiEnvironment({
-    method: req.method ?? 'GET',
-    httpVersion: req.httpVersion,
-    rawHeaders: req.rawHeaders,
-    scriptName: handler.scriptName,
-    pathInfo,
-    pathTranslated: pathInfo ? path.join(handler.documentRoot, ...pathInfo.split('/').filter(Boolean)) : undefined,
-    queryString: q >= 0 ? url.slice(q + 1) : '',
-    requestUri: url,
-    scriptFilename: handler.script.realPath,
-    documentRoot: handler.documentRoot,
-    serverName: hostName(req.headers.host) || connection.localAddress,
-    serverPort: connection.localPort,
-    serverAddress: connection.localAddress,
-    remoteAddress: connection.remoteAddress,
-    remotePort: connection.remotePort,
-    secure: connection.secure,
-    authType: anonymous ? '' : (AUTH_TYPES[token.authPackage] ?? ''),
-    userName,
-    logonUser: userName,
-    contentLength: Number.isFinite(contentLength) ? contentLength : undefined,
-    contentType: req.headers['content-type'],
-    serverSoftware: `Persona/${VERSION}`,
-  });
+  const params = requestCgiEnvironment(ctx, handler, token);
   const purpose = `FastCGI ${handler.scriptName} for ${token.user.name} as ${who.account}`;
   return respondFastCgi({
     req,
     res,
-    pool: fastCgiPool(generation, app, who.account, spawner, generation.log),
+    pool: fastCgiPool(generation, app, who.account, generation.spawner, generation.log),
     params,
     purpose,
     onStderr: (text) => generation.log.warn({ traceId: ctx.traceId, script: handler.script.realPath, account: who.account, stderr: text }, 'FastCGI application wrote to STDERR'),

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { MISBEHAVED, STDERR_LIMIT } from '../cgi/run.js';
-import { CgiHeadParser, displayable, type CgiBadHead, type CgiHead } from '../cgi/response.js';
+import { CgiHeadParser, displayable, writeCgiHead, type CgiBadHead, type CgiHead } from '../cgi/response.js';
 import type { FastCgiOutcome, FastCgiPool, FastCgiRequest } from './pool.js';
 
 export interface RespondOptions {
@@ -124,10 +124,7 @@ class FastCgiResponse {
   private sendHead(head: CgiHead): void {
     const { req, res } = this.options;
     if (res.destroyed) return;
-    const flat: string[] = [];
-    for (const [name, value] of head.headers) flat.push(name, value);
-    if (head.reason === undefined) res.writeHead(head.status, flat);
-    else res.writeHead(head.status, head.reason, flat);
+    writeCgiHead(res, head);
     if (req.method === 'HEAD') {
       this.phase = 'discard';
       res.end();

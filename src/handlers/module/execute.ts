@@ -8,7 +8,8 @@
  * the client sees a truncated response rather than a well-formed wrong one.
  */
 import path from 'node:path';
-import { findPool, type UrlResolution } from '../../config/compile.js';
+import type { UrlResolution } from '../../config/compile.js';
+import { requestPool } from '../../identity/request-process-identity.js';
 import type { RequestContext } from '../../pipeline/context.js';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import type { ModuleHandler } from '../../pipeline/stages/map-request-handler.js';
@@ -29,8 +30,7 @@ export async function executeModule(ctx: RequestContext, handler: ModuleHandler,
   const { req, res, connection } = ctx;
   const security = generation.security;
   const spawner = generation.spawner;
-  const pool = findPool(generation.config.server, resolution.application.applicationPool) ?? { name: resolution.application.applicationPool, identity: '', replaceProcessToken: true };
-  const poolAccount = spawner.capability.canSwitchAccounts ? pool.identity : spawner.capability.processAccount;
+  const { pool, poolAccount } = requestPool(generation, resolution);
   const processToken = processTokenFor(generation, pool.name, security.processUser);
   const settings = handler.settings.identity;
   const fixed = settings.userName === '' ? undefined : await fixedLogon(generation, settings.userName, settings.password);

@@ -6,35 +6,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { connectionToken, ntlm, type NtlmRequest } from '../../../src/auth/ntlm/provider.js';
 import { BUILTIN_SETTINGS, type NtlmSettings } from '../../../src/config/schema.js';
 import { isHttpError } from '../../../src/pipeline/errors.js';
 import type { ConnectionInfo } from '../../../src/server/connection.js';
-import { closeSecurity, openSecurity, type SecurityServices } from '../../../src/security/services.js';
-import { newMachineSid } from '../../../src/state/machine.js';
+import type { SecurityServices } from '../../../src/security/services.js';
+import { openTestSecurity, type TestSecurity } from '../../helpers/security.js';
 import { authenticateMessage, challengeFrom, negotiateMessage } from '../../helpers/ntlm-client.js';
 
-let dir: string;
 let security: SecurityServices;
+let testSecurity: TestSecurity;
 const SETTINGS: NtlmSettings = { ...BUILTIN_SETTINGS.authentication.ntlm, enabled: true };
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'persona-ntlm-provider-'));
-  security = openSecurity({
-    databaseFile: path.join(dir, 'accounts.db'),
-    machine: { machineName: 'TESTBOX', machineSid: newMachineSid(), createdAt: '' },
-    auditFile: path.join(dir, 'audit.log'),
-    tokenTtlMs: 60_000,
-    processUser: 'www-data',
-  });
+  testSecurity = await openTestSecurity('ntlm-provider');
+  ({ security } = testSecurity);
   await security.store.createUser({ name: 'ursula', password: 'Ursula-Pw-1', ntlm: true });
 });
 after(async () => {
-  await closeSecurity(security);
-  await rm(dir, { recursive: true, force: true });
+  await testSecurity.close();
 });
 
 function newConnection(): ConnectionInfo {

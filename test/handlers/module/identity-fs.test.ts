@@ -6,8 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createIdentityFs } from '../../../src/handlers/module/identity-fs.js';
 import { AccessDeniedError } from '../../../src/handlers/module/access-denied.js';
@@ -16,12 +15,13 @@ import type { IdentityFs } from '../../../src/handlers/module/contract.js';
 import { parseAceSpec } from '../../../src/security/ace-syntax.js';
 import type { Ace } from '../../../src/security/acl-types.js';
 import { logonUser } from '../../../src/security/logon.js';
-import { openSecurity, closeSecurity, type SecurityServices } from '../../../src/security/services.js';
+import type { SecurityServices } from '../../../src/security/services.js';
 import type { Token } from '../../../src/security/token.js';
-import { newMachineSid } from '../../../src/state/machine.js';
+import { openTestSecurity, type TestSecurity } from '../../helpers/security.js';
 
 let dir: string;
 let security: SecurityServices;
+let testSecurity: TestSecurity;
 let bob: Token;
 let alice: Token;
 let fs: IdentityFs;
@@ -42,14 +42,8 @@ async function logon(name: string, password: string): Promise<Token> {
 const as = <T>(token: Token, fn: () => T): T => runAs({ token, reason: 'test' }, fn);
 
 before(async () => {
-  dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'persona-module-fs-')));
-  security = openSecurity({
-    databaseFile: path.join(dir, 'accounts.db'),
-    machine: { machineName: 'TESTBOX', machineSid: newMachineSid(), createdAt: '' },
-    auditFile: path.join(dir, 'audit.log'),
-    tokenTtlMs: 60_000,
-    processUser: 'www-data',
-  });
+  testSecurity = await openTestSecurity('module-fs');
+  ({ security, dir } = testSecurity);
   await security.store.createUser({ name: 'bob', password: 'Bob-pass-1' });
   await security.store.createUser({ name: 'alice', password: 'Alice-pass-1' });
   bob = await logon('bob', 'Bob-pass-1');
@@ -79,8 +73,7 @@ before(async () => {
   });
 });
 after(async () => {
-  await closeSecurity(security);
-  await rm(dir, { recursive: true, force: true });
+  await testSecurity.close();
 });
 
 const data = (...p: string[]) => path.join(dir, 'data', ...p);

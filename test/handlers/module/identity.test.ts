@@ -4,9 +4,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
 import { moduleIdentity } from '../../../src/handlers/module/identity.js';
 import { currentIdentity, runAs } from '../../../src/handlers/module/identity-context.js';
@@ -14,13 +11,13 @@ import { createHandlerContext } from '../../../src/handlers/module/handler-conte
 import { currentAccountSpawner } from '../../../src/identity/current-account-spawner.js';
 import { iusrToken, processIdentityToken } from '../../../src/security/process-identity.js';
 import { logonUser } from '../../../src/security/logon.js';
-import { openSecurity, closeSecurity, type SecurityServices } from '../../../src/security/services.js';
+import type { SecurityServices } from '../../../src/security/services.js';
 import type { Token } from '../../../src/security/token.js';
 import type { HandlerContext } from '../../../src/handlers/module/contract.js';
-import { newMachineSid } from '../../../src/state/machine.js';
+import { openTestSecurity, type TestSecurity } from '../../helpers/security.js';
 
-let dir: string;
 let security: SecurityServices;
+let testSecurity: TestSecurity;
 let bob: Token;
 let alice: Token;
 const pool = processIdentityToken('DefaultAppPool', 'www-data');
@@ -33,22 +30,15 @@ async function logon(name: string, password: string): Promise<Token> {
 }
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'persona-module-id-'));
-  security = openSecurity({
-    databaseFile: path.join(dir, 'accounts.db'),
-    machine: { machineName: 'TESTBOX', machineSid: newMachineSid(), createdAt: '' },
-    auditFile: path.join(dir, 'audit.log'),
-    tokenTtlMs: 60_000,
-    processUser: 'www-data',
-  });
+  testSecurity = await openTestSecurity('module-id');
+  ({ security } = testSecurity);
   await security.store.createUser({ name: 'bob', password: 'Bob-pass-1' });
   await security.store.createUser({ name: 'alice', password: 'Alice-pass-1' });
   bob = await logon('bob', 'Bob-pass-1');
   alice = await logon('alice', 'Alice-pass-1');
 });
 after(async () => {
-  await closeSecurity(security);
-  await rm(dir, { recursive: true, force: true });
+  await testSecurity.close();
 });
 
 function context(requestToken: Token): HandlerContext {
@@ -61,7 +51,7 @@ function context(requestToken: Token): HandlerContext {
     pool: { name: 'DefaultAppPool', replaceProcessToken: true },
     poolAccount: 'www-data',
     clientAddress: '127.0.0.1',
-    defaultCwd: dir,
+    defaultCwd: testSecurity.dir,
   });
 }
 
