@@ -90,7 +90,8 @@ export class Launcher {
       }
       this.log.error({ pool: this.spec.pool, why }, `worker ${why}; restarting it`);
       console.error(`persona: the worker of pool ${this.spec.pool} ${why}; restarting it`);
-      setTimeout(() => this.startWorker(uid, gid, groups), 500).unref();
+      // Not unref'd: between two workers this timer is what keeps the launcher alive.
+      setTimeout(() => this.startWorker(uid, gid, groups), 500);
     });
   }
 
