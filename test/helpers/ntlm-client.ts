@@ -123,3 +123,42 @@ export function challengeFrom(header: string | readonly string[] | null | undefi
   if (!line) throw new Error(`no NTLM challenge in ${JSON.stringify(header)}`);
   return Buffer.from(line.trim().slice(5), 'base64');
 }
+
+/** The same shape as test/helpers/persona.ts's Reply. */
+export interface NtlmReply {
+  readonly status: number;
+  readonly headers: import('node:http').IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly text: string;
+}
+
+/**
+ * GET `url` as `user` with a whole NTLM handshake on one kept-alive connection (node:http, one socket), as a browser
+ * does: NEGOTIATE → 401 with the CHALLENGE → AUTHENTICATE → the answer.
+ */
+export async function ntlmGet(url: string, user: string, password: string): Promise<NtlmReply> {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const once = (authorization: string) =>
+    new Promise<NtlmReply>((resolve, reject) => {
+      const req = http.request(url, { agent, headers: { authorization } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, text: body.toString('utf8'), body, headers: res.headers });
+        });
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${url}`)));
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const negotiate = negotiateMessage();
+    const first = await once(ntlmHeader(negotiate));
+    if (first.status !== 401) return first;
+    return await once(ntlmHeader(authenticateMessage(negotiate, challengeFrom(first.headers['www-authenticate']), { user, password })));
+  } finally {
+    agent.destroy();
+  }
+}

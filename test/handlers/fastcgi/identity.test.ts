@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../../helpers/persona.js';
+import { ntlmGet } from '../../helpers/ntlm-client.js';
 
 const ACCOUNT = 'pst-fcgi-bob';
 
@@ -63,7 +64,7 @@ describe('FastCGI (php-cgi) as the identity MODEL.md §1 names (run as root)', {
     await writeFile(path.join(root, 'imp', 'who.php'), page);
     await chmod(root, 0o755);
     await chmod(path.join(root, 'imp'), 0o755);
-    cli(home, ['user', 'add', 'bob', '--os-account', ACCOUNT], 'Bob-Fcgi-1\n');
+    cli(home, ['user', 'add', 'bob', '--ntlm', '--os-account', ACCOUNT], 'Bob-Fcgi-1\n');
     cli(home, ['user', 'add', 'carol'], 'Carol-Fcgi-1\n');
     const grant = persona(['--home', home, 'acl', 'grant', root, 'IUSR:(OI)(CI)RX']);
     assert.equal(grant.status, 0, grant.stderr);
@@ -79,7 +80,7 @@ sites:
     physicalPath: ${JSON.stringify(root)}
     settings:
       accessFlags: [read, script]
-      authentication: { basic: { enabled: true, realm: Php } }
+      authentication: { ntlm: { enabled: true }, basic: { enabled: true, realm: Php } }
       handlers: [{ name: PHP, path: "*.php", kind: fastcgi, scriptProcessor: /usr/bin/php-cgi }]
     locations:
       - path: /imp
@@ -120,6 +121,13 @@ sites:
     const again = await get(url('/imp/who.php'), basic('bob', 'Bob-Fcgi-1'));
     assert.equal(fields(again).pid, fields(bob).pid);
     assert.match(processesOf(ACCOUNT), /php-cgi -b /);
+  });
+
+  test('impersonate true: NTLM bob runs in the same account as Basic bob', async () => {
+    const bob = await ntlmGet(url('/imp/who.php'), 'bob', 'Bob-Fcgi-1');
+    assert.equal(bob.status, 200, bob.text);
+    assert.equal(fields(bob).user, ACCOUNT);
+    assert.equal(fields(bob).AUTH_TYPE, 'NTLM');
   });
 
   test('impersonate true: anonymous runs as nobody', async () => {

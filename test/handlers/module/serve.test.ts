@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CLI, freePort, get, persona, REPO, startPersona, tempDir, type Reply, type RunningPersona } from '../../helpers/persona.js';
+import { ntlmGet } from '../../helpers/ntlm-client.js';
 
 const FIXTURES = path.join(REPO, 'test/handlers/module/fixtures');
 
@@ -54,7 +55,7 @@ describe('JS handler modules run as MODEL.md §1 says', () => {
     await mkdir(path.join(home, 'private'));
     secret = path.join(home, 'private', 'secret.txt');
     await writeFile(secret, 'for bob only');
-    cli(home, ['user', 'add', 'bob'], 'Bob-Module-1\n');
+    cli(home, ['user', 'add', 'bob', '--ntlm'], 'Bob-Module-1\n');
     cli(home, ['user', 'add', 'carol'], 'Carol-Module-1\n');
     // Only bob may read the secret: nothing inherited, one ACE.
     for (const args of [['inherit', secret, 'remove'], ['grant', secret, 'bob:R']]) {
@@ -71,7 +72,7 @@ sites:
     physicalPath: ${JSON.stringify(root)}
     settings:
       accessFlags: [read, script]
-      authentication: { basic: { enabled: true, realm: Modules } }
+      authentication: { ntlm: { enabled: true }, basic: { enabled: true, realm: Modules } }
       handlers: ${handler('who.mjs')}
     locations:
       - path: /pool
@@ -113,6 +114,13 @@ sites:
     assert.equal(w.reverted, POOL);
     assert.equal(w.afterRevert, w.user);
     assert.equal(w.readReverted, 'EACCES');
+  });
+
+  test('NTLM bob runs as bob too (a Network token, no delegation) and reads the secret', async () => {
+    const w = who(await ntlmGet(url('/who'), 'bob', 'Bob-Module-1'));
+    assert.match(w.user, /\\bob$/);
+    assert.equal(w.read, 'for bob only');
+    assert.equal(w.reverted, POOL);
   });
 
   test('carol (authenticated, not granted) is refused with the reason', async () => {
