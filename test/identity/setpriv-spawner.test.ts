@@ -4,6 +4,7 @@
  * account, and die with their whole process group. Root and unknown accounts are refused with the reason.
  */
 import { after, before, describe, test } from 'node:test';
+import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -61,7 +62,8 @@ function processGone(pid: number): boolean {
   }
 }
 
-describe('setprivSpawner (run as root)', { skip: process.getuid?.() !== 0 ? 'needs root: creates OS accounts (CI runs as root)' : false }, () => {
+describe('setprivSpawner (run as root)', () => {
+  before(requireRoot);
   let accounts: TestAccounts | undefined;
   let dir: string;
 

@@ -6,6 +6,7 @@
  * The OS accounts are made with useradd/groupadd and removed afterwards.
  */
 import { after, before, describe, test } from 'node:test';
+import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -41,7 +42,8 @@ function fields(reply: Reply): Record<string, string> {
   return Object.fromEntries(reply.text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
-describe('CGI as the identity MODEL.md §1 names (run as root)', { skip: process.getuid?.() !== 0 ? 'needs root: creates OS accounts (CI runs as root)' : false }, () => {
+describe('CGI as the identity MODEL.md §1 names (run as root)', () => {
+  before(requireRoot);
   let server: RunningPersona;
   let home: string;
   let port: number;

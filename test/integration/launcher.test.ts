@@ -5,14 +5,13 @@
  * fails with 403.19 and the reason.
  */
 import { after, before, describe, test } from 'node:test';
+import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CLI, freePort, get, RunningPersona, startPersona, tempDir } from '../helpers/persona.js';
 
-const asRoot = process.getuid?.() === 0;
-const skip = asRoot ? false : 'needs root: starts Persona as root and as another account (CI runs as root)';
 
 /** The processes whose parent is `pid`, with their uid. */
 function children(pid: number): { pid: number; uid: number }[] {
@@ -39,7 +38,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   }
 }
 
-describe('as root: a launcher and a worker', { skip }, () => {
+describe('as root: a launcher and a worker', () => {
+  before(requireRoot);
   let server: RunningPersona;
   let port: number;
 
@@ -97,7 +97,8 @@ sites:
   });
 });
 
-describe('without root: one process, no account switching, and CGI as another user is 403.19', { skip }, () => {
+describe('without root: one process, no account switching, and CGI as another user is 403.19', () => {
+  before(requireRoot);
   const ACCOUNT = 'pst-noroot';
   let child: RunningPersona | undefined;
   let port: number;

@@ -7,6 +7,7 @@
  * commands and handles of its own, which never crash the launcher side and never start a process.
  */
 import { after, before, describe, test } from 'node:test';
+import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -138,7 +139,8 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
   }
 }
 
-describe('spawn broker (run as root)', { skip: process.getuid?.() !== 0 ? 'needs root: creates OS accounts (CI runs as root)' : false }, () => {
+describe('spawn broker (run as root)', () => {
+  before(requireRoot);
   let accounts: TestAccounts | undefined;
 
   before(() => {

@@ -7,6 +7,7 @@
  * no php-cgi of it outlives Persona.
  */
 import { after, before, describe, test } from 'node:test';
+import { requireRoot } from '../../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -39,7 +40,8 @@ function processesOf(account: string): string {
   return sh('pgrep', ['-u', account, '-a']).stdout.trim();
 }
 
-describe('FastCGI (php-cgi) as the identity MODEL.md §1 names (run as root)', { skip: process.getuid?.() !== 0 ? 'needs root: creates OS accounts (CI runs as root)' : false }, () => {
+describe('FastCGI (php-cgi) as the identity MODEL.md §1 names (run as root)', () => {
+  before(requireRoot);
   let server: RunningPersona | undefined;
   let port: number;
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
