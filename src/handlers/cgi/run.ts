@@ -20,10 +20,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { isSpawnRefusal, type ProcessExit, type ProcessSpawner, type SpawnedProcess, type SpawnRequest } from '../../identity/spawn.js';
-import { CgiHeadParser, displayable, writeCgiHead, type CgiBadHead, type CgiHead } from './response.js';
+import { CgiHeadParser, writeCgiHead, type CgiBadHead, type CgiHead } from './response.js';
+import { BodyWriter, StderrCollector } from './output.js';
 
 /** How much of a script's stderr is kept for the log; the rest is read and dropped so the script never blocks. */
-export const STDERR_LIMIT = 8 * 1024;
+export { STDERR_LIMIT } from './output.js';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -68,9 +69,8 @@ class CgiRun {
   private exit: ProcessExit | undefined;
   private outputEnded = false;
   private readonly parser = new CgiHeadParser();
-  /** Body bytes sent, and the Content-Length the script declared. */
-  private sent = 0;
-  private declared: number | undefined;
+  /** The body, once the head is sent. */
+  private body: BodyWriter | undefined;
   /** nph: the connection the output goes to, and the start of it (for the log's status). */
   private socket: Socket | undefined;
   private firstLine = '';
@@ -132,24 +132,15 @@ class CgiRun {
   }
 
   private collectStderr(): void {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let dropped = 0;
+    const collected = new StderrCollector();
     const stderr = this.proc.stderr;
-    stderr.on('data', (chunk: Buffer) => {
-      const room = STDERR_LIMIT - kept;
-      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-      if (part.length > 0) chunks.push(part);
-      kept += part.length;
-      dropped += chunk.length - part.length;
-    });
+    stderr.on('data', (chunk: Buffer) => collected.push(chunk));
     let reported = false;
     const report = (): void => {
       if (reported) return;
       reported = true;
-      if (kept === 0) return;
-      const text = displayable(Buffer.concat(chunks, kept));
-      this.options.onStderr?.(dropped > 0 ? `${text}… (${dropped} more bytes not kept)` : text);
+      const text = collected.text();
+      if (text !== undefined) this.options.onStderr?.(text);
     };
     stderr.on('end', report);
     stderr.on('close', report);
@@ -162,7 +153,7 @@ class CgiRun {
         if (this.options.nph) return this.passThrough(chunk);
         return this.onHeadBytes(chunk);
       case 'body':
-        return this.writeBody(chunk);
+        return this.body?.write(chunk);
       case 'raw':
         return this.passThrough(chunk);
       case 'discard':
@@ -235,40 +226,13 @@ class CgiRun {
       return;
     }
     this.phase = 'body';
-    this.declared = head.contentLength;
-    if (head.bodyStart.length > 0) this.writeBody(head.bodyStart);
+    this.body = new BodyWriter(res, head.contentLength, this.proc.stdout);
+    if (head.bodyStart.length > 0) this.body.write(head.bodyStart);
     if (this.outputEnded) this.endBody();
   }
 
-  /** One piece of the body, with back-pressure, held to the Content-Length the script declared (if any). */
-  private writeBody(chunk: Buffer): void {
-    const { res } = this.options;
-    if (res.destroyed) return;
-    const declared = this.declared;
-    if (declared !== undefined) {
-      // Bytes beyond the declared length would be read by the client as the start of the next response.
-      if (this.sent >= declared) return;
-      if (this.sent + chunk.length > declared) chunk = chunk.subarray(0, declared - this.sent);
-    }
-    this.sent += chunk.length;
-    if (!res.write(chunk)) {
-      const stdout = this.proc.stdout;
-      stdout.pause();
-      res.once('drain', () => stdout.resume());
-    }
-  }
-
   private endBody(): void {
-    const { res } = this.options;
-    if (this.declared !== undefined && this.sent < this.declared) {
-      // The client would wait for the missing bytes, or take a short body for a whole one.
-      res.destroy();
-      return this.finish(
-        httpError(502, 2, `${this.options.request.purpose}: the script declared Content-Length ${this.declared} but wrote ${this.sent} bytes; the connection was closed.`),
-      );
-    }
-    res.end();
-    res.once('finish', () => this.finish(null));
+    this.body?.end(this.options.request.purpose, (result) => this.finish(result));
   }
 
   /** nph-: the script's output is the response, status line and all, written to the connection as it comes. */

@@ -11,8 +11,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
-import { MISBEHAVED, STDERR_LIMIT } from '../cgi/run.js';
-import { CgiHeadParser, displayable, writeCgiHead, type CgiBadHead, type CgiHead } from '../cgi/response.js';
+import { MISBEHAVED } from '../cgi/run.js';
+import { BodyWriter, StderrCollector } from '../cgi/output.js';
+import { CgiHeadParser, writeCgiHead, type CgiBadHead, type CgiHead } from '../cgi/response.js';
 import type { FastCgiOutcome, FastCgiPool, FastCgiRequest } from './pool.js';
 
 export interface RespondOptions {
@@ -35,12 +36,9 @@ class FastCgiResponse {
   /** 'head': nothing sent; 'body': streaming; 'discard': answered (HEAD, bad head), output dropped; 'over': settled. */
   private phase: 'head' | 'body' | 'discard' | 'over' = 'head';
   private readonly parser = new CgiHeadParser();
-  private sent = 0;
-  private declared: number | undefined;
+  private body: BodyWriter | undefined;
   private readonly request: FastCgiRequest;
-  private readonly stderr: Buffer[] = [];
-  private stderrKept = 0;
-  private stderrDropped = 0;
+  private readonly stderr = new StderrCollector();
 
   constructor(private readonly options: RespondOptions) {
     this.done = new Promise((resolve) => (this.settle = resolve));
@@ -48,7 +46,7 @@ class FastCgiResponse {
     const hasBody = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) > 0 : req.headers['transfer-encoding'] !== undefined;
     this.request = options.pool.request(options.params, hasBody ? req : undefined, {
       stdout: (chunk) => this.onOutput(chunk),
-      stderr: (chunk) => this.onStderr(chunk),
+      stderr: (chunk) => this.stderr.push(chunk),
     });
     res.on('close', () => {
       if (this.phase !== 'over' && !res.writableFinished) {
@@ -65,22 +63,13 @@ class FastCgiResponse {
     this.settle(result);
   }
 
-  private onStderr(chunk: Buffer): void {
-    const room = STDERR_LIMIT - this.stderrKept;
-    const part = chunk.subarray(0, Math.max(0, room));
-    if (part.length > 0) this.stderr.push(part);
-    this.stderrKept += part.length;
-    this.stderrDropped += chunk.length - part.length;
-  }
-
   private reportStderr(): void {
-    if (this.stderrKept === 0) return;
-    const text = displayable(Buffer.concat(this.stderr));
-    this.options.onStderr?.(this.stderrDropped > 0 ? `${text}… (${this.stderrDropped} more bytes not kept)` : text);
+    const text = this.stderr.text();
+    if (text !== undefined) this.options.onStderr?.(text);
   }
 
   private onOutput(chunk: Buffer): void {
-    if (this.phase === 'body') return this.writeBody(chunk);
+    if (this.phase === 'body') return this.body?.write(chunk);
     if (this.phase !== 'head') return;
     const result = this.parser.push(chunk);
     if (result === undefined) return;
@@ -132,33 +121,11 @@ class FastCgiResponse {
       return;
     }
     this.phase = 'body';
-    this.declared = head.contentLength;
-    if (head.bodyStart.length > 0) this.writeBody(head.bodyStart);
-  }
-
-  private writeBody(chunk: Buffer): void {
-    const { res } = this.options;
-    if (res.destroyed) return;
-    const declared = this.declared;
-    if (declared !== undefined) {
-      // Bytes beyond the declared length would be read by the client as the start of the next response.
-      if (this.sent >= declared) return;
-      if (this.sent + chunk.length > declared) chunk = chunk.subarray(0, declared - this.sent);
-    }
-    this.sent += chunk.length;
-    if (!res.write(chunk)) {
-      this.request.pause();
-      res.once('drain', () => this.request.resume());
-    }
+    this.body = new BodyWriter(res, head.contentLength, this.request);
+    if (head.bodyStart.length > 0) this.body.write(head.bodyStart);
   }
 
   private endBody(): void {
-    const { res } = this.options;
-    if (this.declared !== undefined && this.sent < this.declared) {
-      res.destroy();
-      return this.finish(httpError(502, 2, `${this.options.purpose}: the application declared Content-Length ${this.declared} but wrote ${this.sent} bytes; the connection was closed.`));
-    }
-    res.end();
-    res.once('finish', () => this.finish(null));
+    this.body?.end(this.options.purpose, (result) => this.finish(result));
   }
 }
