@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { lookupOsAccount } from '../../src/identity/os-accounts.js';
 import { setprivArgs, setprivSpawner, SETPRIV } from '../../src/identity/setpriv-spawner.js';
 import { isSpawnRefusal, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from '../../src/identity/spawn.js';
-import { createTestAccounts, idOf, testAccountName, type TestAccounts } from '../server/fixtures/os-accounts.js';
+import { createTestAccounts, idOf, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 
 const GROUP = testAccountName('sp', 'g');
 const EXTRA = testAccountName('sp', 'x');

@@ -13,22 +13,13 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../helpers/persona.js';
+import { createTestAccounts, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 import { authenticateMessage, challengeFrom, negotiateMessage, ntlmHeader } from '../helpers/ntlm-client.js';
 
-const ACCOUNT = 'pst-cgi-bob';
-const GROUP = 'pst-cgi-grp';
-const EXTRA = 'pst-cgi-extra';
+const ACCOUNT = testAccountName('cgi', 'bob');
+const GROUP = testAccountName('cgi', 'grp');
+const EXTRA = testAccountName('cgi', 'extra');
 
-function sh(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function removeAccounts(): void {
-  sh('userdel', [ACCOUNT]);
-  sh('groupdel', [GROUP]);
-  sh('groupdel', [EXTRA]);
-}
 
 function cli(home: string, args: string[], input = ''): void {
   const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
@@ -45,20 +36,13 @@ function fields(reply: Reply): Record<string, string> {
 describe('CGI as the identity MODEL.md §1 names (run as root)', () => {
   before(requireRoot);
   let server: RunningPersona;
+  let accounts: TestAccounts | undefined;
   let home: string;
   let port: number;
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
 
   before(async () => {
-    removeAccounts();
-    for (const [cmd, args] of [
-      ['groupadd', [GROUP]],
-      ['groupadd', [EXTRA]],
-      ['useradd', ['-M', '-N', '-g', GROUP, '-G', EXTRA, '-s', '/usr/sbin/nologin', ACCOUNT]],
-    ] as const) {
-      const r = sh(cmd, [...args]);
-      assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
-    }
+    accounts = createTestAccounts([GROUP, EXTRA], [{ name: ACCOUNT, group: GROUP, extraGroups: [EXTRA] }]);
     home = await tempDir('cgi');
     // Other OS accounts must be able to reach and run the scripts.
     await chmod(home, 0o755);
@@ -106,7 +90,7 @@ sites:
   });
   after(async () => {
     await server?.stop();
-    removeAccounts();
+    accounts?.remove();
   });
 
   test('anonymous (IUSR) runs as nobody; the W3C log and the variables say anonymous', async () => {

@@ -6,6 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import { requireRoot } from '../helpers/root.js';
+import { createTestAccounts, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -99,14 +100,13 @@ sites:
 
 describe('without root: one process, no account switching, and CGI as another user is 403.19', () => {
   before(requireRoot);
-  const ACCOUNT = 'pst-noroot';
+  const ACCOUNT = testAccountName('noroot', 'srv');
+  let accounts: TestAccounts | undefined;
   let child: RunningPersona | undefined;
   let port: number;
 
   before(async () => {
-    spawnSync('userdel', [ACCOUNT]);
-    const made = spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', ACCOUNT], { encoding: 'utf8' });
-    assert.equal(made.status, 0, made.stderr);
+    accounts = createTestAccounts([ACCOUNT], [{ name: ACCOUNT, group: ACCOUNT, extraGroups: [] }]);
     const home = await tempDir('noroot');
     const root = path.join(home, 'www');
     for (const dir of ['cgi-bin', 'cgi-bin/asuser']) {
@@ -149,7 +149,7 @@ sites:
   });
   after(async () => {
     await child?.stop();
-    spawnSync('userdel', [ACCOUNT]);
+    accounts?.remove();
   });
 
   test('it serves, says switching is unavailable, and runs CGI as itself', async () => {

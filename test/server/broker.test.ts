@@ -19,7 +19,7 @@ import { setprivArgs, setprivSpawner, SETPRIV } from '../../src/identity/setpriv
 import type { OsAccount, ProcessExit, ProcessSpawner, SpawnRefusal, SpawnRequest } from '../../src/identity/spawn.js';
 import { attachBroker, type AttachBrokerOptions, type BrokerEvent, type BrokerPolicy } from '../../src/server/broker.js';
 import { BROKER_LIMITS, isValidId } from '../../src/server/broker-protocol.js';
-import { createTestAccounts, idOf, testAccountName, type TestAccounts } from './fixtures/os-accounts.js';
+import { createTestAccounts, idOf, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'broker-worker.js');
 const GROUP = testAccountName('bk', 'g');

@@ -16,8 +16,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../../helpers/persona.js';
 import { ntlmGet } from '../../helpers/ntlm-client.js';
+import { createTestAccounts, testAccountName, type TestAccounts } from '../../helpers/os-accounts.js';
 
-const ACCOUNT = 'pst-fcgi-bob';
+let accounts: TestAccounts | undefined;
+
+const ACCOUNT = testAccountName('fcgi', 'bob');
 
 function sh(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
@@ -47,9 +50,7 @@ describe('FastCGI (php-cgi) as the identity MODEL.md §1 names (run as root)', (
   const url = (p: string) => `http://127.0.0.1:${port}${p}`;
 
   before(async () => {
-    sh('userdel', [ACCOUNT]);
-    const r = sh('useradd', ['-M', '-s', '/usr/sbin/nologin', ACCOUNT]);
-    assert.equal(r.status, 0, `useradd: ${r.stderr}`);
+    accounts = createTestAccounts([ACCOUNT], [{ name: ACCOUNT, group: ACCOUNT, extraGroups: [] }]);
     const home = await tempDir('fcgi-id');
     // Every account the page runs as must reach and read it.
     await chmod(home, 0o755);
@@ -95,7 +96,7 @@ sites:
     await server?.stop();
     // Persona's exit hook stopped its php-cgi processes: none of the test account's may remain.
     const left = processesOf(ACCOUNT);
-    sh('userdel', [ACCOUNT]);
+    accounts?.remove();
     assert.equal(left, '', 'no FastCGI process outlives Persona');
     // Nor its socket folders (named after the worker's pid: none of this run's may remain).
     const folders = (await readdir(tmpdir())).filter((n) => /^persona-fastcgi-\d+$/.test(n) && !existsSync(`/proc/${n.slice(16)}`));
