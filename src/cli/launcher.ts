@@ -5,11 +5,12 @@
  * worker as DefaultAppPool's account. The worker prints the usual start-up lines, including the first-run ones
  * handed over in PERSONA_FIRST_RUN.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatProblems } from '../config/load.js';
-import { compileConfig, findPool } from '../config/compile.js';
+import { compileConfig, findPool, type ApplicationPool } from '../config/compile.js';
 import { createOperationalLog, flushOperationalLog } from '../logging/operational.js';
 import { closeSecurity, openSecurity } from '../security/services.js';
 import { Launcher } from '../server/launcher.js';
@@ -72,35 +73,66 @@ export async function launcherCommand(options: GlobalOptions): Promise<number> {
     gid,
   );
 
-  const pool = findPool(config.server, 'DefaultAppPool')!;
+  // One worker per application pool in use (MODEL.md §8): DefaultAppPool's is the front (it owns the sockets and
+  // forwards other pools' requests to their workers over Unix sockets in the run folder).
+  const used = new Map<string, ApplicationPool>();
+  const front = findPool(config.server, 'DefaultAppPool')!;
+  used.set(front.name.toLowerCase(), front);
+  for (const site of config.sites) {
+    for (const app of site.applications) {
+      const pool = findPool(config.server, app.applicationPool);
+      if (pool) used.set(pool.name.toLowerCase(), pool);
+    }
+  }
+  const pools = [...used.values()];
+  const sockets: Record<string, string> = Object.fromEntries(pools.slice(1).map((pool, i) => [pool.name, path.join(layout.runDirectory, `pool-${i + 1}.sock`)]));
+  const forwardKey = randomBytes(32).toString('hex');
   const cli = fileURLToPath(new URL('./main.js', import.meta.url));
-  const launcher = new Launcher(
-    {
-      pool: pool.name,
-      account: pool.identity,
-      replaceProcessToken: pool.replaceProcessToken,
-      stateGid: gid,
-      argv: [process.execPath, ...process.execArgv, cli, ...process.argv.slice(2)],
-      env: { ...process.env, [FIRST_RUN_ENV]: JSON.stringify(firstRun) },
-      configFile: layout.configFile,
-    },
-    log,
+  const launchers = pools.map(
+    (pool) =>
+      new Launcher(
+        {
+          pool: pool.name,
+          account: pool.identity,
+          replaceProcessToken: pool.replaceProcessToken,
+          stateGid: gid,
+          argv: [process.execPath, ...process.execArgv, cli, ...process.argv.slice(2)],
+          env: {
+            ...process.env,
+            // Only the front prints the start-up lines (first run included) the user reads.
+            [FIRST_RUN_ENV]: JSON.stringify(pool === front ? firstRun : []),
+            PERSONA_POOL: pool.name,
+            PERSONA_POOL_SOCKETS: JSON.stringify(sockets),
+            PERSONA_FORWARD_KEY: forwardKey,
+          },
+          configFile: layout.configFile,
+          mayBind: pool === front,
+        },
+        log,
+      ),
   );
   try {
-    await launcher.start();
+    // The other pools first: the front accepts requests as soon as it is up, and forwards some to them.
+    for (const launcher of [...launchers.slice(1), launchers[0]!]) await launcher.start();
   } catch (err) {
     console.error(`persona: ${(err as Error).message}`);
-    log.fatal({ err: (err as Error).message }, 'launcher could not start the worker');
+    log.fatal({ err: (err as Error).message }, 'launcher could not start the workers');
+    for (const launcher of launchers) launcher.signal('SIGTERM');
+    await Promise.all(launchers.map((l) => l.done));
     flushOperationalLog(log);
     return Exit.FAILURE;
   }
   await writeRunFile(layout.pidFile, `${process.pid}\n`);
-  log.info({ pool: pool.name, account: pool.identity, pid: process.pid }, 'launcher started; the worker serves requests');
-  process.on('SIGHUP', () => launcher.signal('SIGHUP'));
-  process.on('SIGTERM', () => launcher.signal('SIGTERM'));
-  process.on('SIGINT', () => launcher.signal('SIGINT'));
-  const code = await launcher.done;
+  log.info({ pools: pools.map((p) => `${p.name} as ${p.identity}`), pid: process.pid }, 'launcher started; the workers serve requests');
+  const forward = (signal: NodeJS.Signals) => () => launchers.forEach((l) => l.signal(signal));
+  process.on('SIGHUP', forward('SIGHUP'));
+  process.on('SIGTERM', forward('SIGTERM'));
+  process.on('SIGINT', forward('SIGINT'));
+  // A worker that cannot be kept running ends the launcher; the others are stopped with it.
+  const first = await Promise.race(launchers.map((l) => l.done));
+  for (const launcher of launchers) launcher.signal('SIGTERM');
+  const codes = await Promise.all(launchers.map((l) => l.done));
   await rm(layout.pidFile, { force: true });
   flushOperationalLog(log);
-  return code;
+  return first !== 0 ? first : Math.max(...codes);
 }

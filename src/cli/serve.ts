@@ -16,9 +16,24 @@ import { currentAccountSpawner } from '../identity/current-account-spawner.js';
 import { brokerSpawner } from '../server/broker.js';
 import { bindThroughLauncher, secretsFromLauncher } from '../server/launcher-protocol.js';
 import { provideSecretFiles } from '../state/secret-files.js';
+import { PoolRouting } from '../server/pool-forwarding.js';
 import { launcherCommand, firstRunLinesFromLauncher } from './launcher.js';
 import { Exit } from './exit-codes.js';
 import { layoutFrom, type GlobalOptions } from './options.js';
+
+/**
+ * Under a launcher: the front worker (DefaultAppPool) gets its sockets from the launcher and forwards other pools'
+ * requests; another pool's worker only listens on its Unix socket for what the front forwards.
+ */
+function poolOptions(worker: boolean): { bindListener?: ReturnType<typeof bindThroughLauncher>; poolRouting?: PoolRouting; forwarded?: { socketPath: string; key: Buffer } } {
+  if (!worker) return {};
+  const pool = process.env.PERSONA_POOL ?? 'DefaultAppPool';
+  const sockets = JSON.parse(process.env.PERSONA_POOL_SOCKETS ?? '{}') as Record<string, string>;
+  const key = Buffer.from(process.env.PERSONA_FORWARD_KEY ?? '', 'hex');
+  const own = Object.entries(sockets).find(([name]) => name.toLowerCase() === pool.toLowerCase());
+  if (own) return { forwarded: { socketPath: own[1], key } };
+  return { bindListener: bindThroughLauncher(), ...(Object.keys(sockets).length > 0 && { poolRouting: new PoolRouting(pool, sockets, key) }) };
+}
 
 export async function serveCommand(options: GlobalOptions): Promise<number> {
   const worker = process.env.PERSONA_WORKER === '1' && typeof process.send === 'function';
@@ -46,7 +61,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       logDirectory: layout.logDirectory,
       log,
       spawner,
-      ...(worker && { bindListener: bindThroughLauncher() }),
+      ...poolOptions(worker),
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
         const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash });
@@ -69,28 +84,36 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   const startedAt = new Date().toISOString();
   // Under a launcher, the pid file holds the launcher's pid: signals go to it, and it forwards them.
   if (!worker) await writeRunFile(layout.pidFile, `${process.pid}\n`);
-  await writeStatus();
+  const poolWorker = worker && poolOptions(true).forwarded !== undefined;
+  // The status file is the front's (`persona reload` reads it); a pool worker only says it is ready.
+  if (!poolWorker) await writeStatus();
+  if (worker) process.send?.({ persona: 'launcher', type: 'ready' });
+  if (poolWorker) {
+    console.log(`Persona pool worker for ${process.env.PERSONA_POOL} ready (pid ${process.pid}, process identity ${identity.userName} uid=${identity.uid} gid=${identity.gid})`);
+  }
 
   if (!worker && state.created.some((c) => c.startsWith('demo site'))) {
     const demoSite = server.config.sites.find((s) => s.name === 'Demo');
     securityLines.push(...(await initDemoSecurity(server.securityServices.store, layout.demoRoot, demoSite?.bindings[0]?.port ?? demoPort())));
   }
-  const lines = [`Persona ${VERSION} started (pid ${process.pid}, process identity ${identity.userName} uid=${identity.uid} gid=${identity.gid})`];
-  if (state.created.length || securityLines.length) lines.push('First run — created:', ...[...state.created, ...securityLines].map((c) => `  ${c}`));
-  lines.push(
-    `  configuration   ${layout.configFile}`,
-    `  machine         ${state.machine.machineName} (${state.machine.machineSid})`,
-    `  OS identities   ${spawner.capability.canSwitchAccounts ? 'CGI can run as other OS accounts' : 'switching unavailable'}: ${spawner.capability.reason}`,
-    `  logs            ${server.config.server.logDirectory} (W3C: W3SVC<site id>/, operational: ${path.join(layout.logDirectory, 'persona.log')})`,
-  );
-  for (const site of server.config.sites) {
-    for (const b of site.bindings) {
-      const host = b.host || (b.ip === '*' ? 'localhost' : b.ip.includes(':') ? `[${b.ip}]` : b.ip);
-      lines.push(`  site "${site.name}"  ${b.protocol}://${host}:${b.port}/`);
+  const lines = poolWorker ? [] : [`Persona ${VERSION} started (pid ${process.pid}, process identity ${identity.userName} uid=${identity.uid} gid=${identity.gid})`];
+  if (!poolWorker) {
+    if (state.created.length || securityLines.length) lines.push('First run — created:', ...[...state.created, ...securityLines].map((c) => `  ${c}`));
+    lines.push(
+      `  configuration   ${layout.configFile}`,
+      `  machine         ${state.machine.machineName} (${state.machine.machineSid})`,
+      `  OS identities   ${spawner.capability.canSwitchAccounts ? 'CGI can run as other OS accounts' : 'switching unavailable'}: ${spawner.capability.reason}`,
+      `  logs            ${server.config.server.logDirectory} (W3C: W3SVC<site id>/, operational: ${path.join(layout.logDirectory, 'persona.log')})`,
+    );
+    for (const site of server.config.sites) {
+      for (const b of site.bindings) {
+        const host = b.host || (b.ip === '*' ? 'localhost' : b.ip.includes(':') ? `[${b.ip}]` : b.ip);
+        lines.push(`  site "${site.name}"  ${b.protocol}://${host}:${b.port}/`);
+      }
     }
+    lines.push('  reload: persona reload (or kill -HUP ' + process.pid + '); stop: Ctrl-C');
+    console.log(lines.join('\n'));
   }
-  lines.push('  reload: persona reload (or kill -HUP ' + process.pid + '); stop: Ctrl-C');
-  console.log(lines.join('\n'));
   log.info({ listeners: server.listenerKeys, home: layout.home, osIdentitySwitching: spawner.capability.canSwitchAccounts, reason: spawner.capability.reason }, 'started');
 
   process.on('SIGHUP', () => {
@@ -99,8 +122,8 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       .then(async (result) => {
       reloads++;
       lastReload = result.ok ? { ok: true, at: new Date().toISOString() } : { ok: false, at: new Date().toISOString(), problems: result.problems };
-      console.log(result.ok ? 'persona: configuration reloaded' : `persona: reload refused, still serving the previous configuration:\n${result.problems}`);
-      await writeStatus();
+      if (!poolWorker) console.log(result.ok ? 'persona: configuration reloaded' : `persona: reload refused, still serving the previous configuration:\n${result.problems}`);
+      if (!poolWorker) await writeStatus();
     });
   });
 

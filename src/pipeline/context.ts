@@ -39,4 +39,6 @@ export interface RequestContext {
   /** The stage that produced `error`, for detailed error pages and logs. */
   failedStage: StageName | undefined;
   trace: Trace | undefined;
+  /** The pool whose worker answered this request (forwarded by the front worker): that worker writes its log line. */
+  forwardedTo: string | undefined;
 }

@@ -17,6 +17,7 @@ import { beginRequest, isRefusal } from './stages/begin-request.js';
 import { authenticateRequest } from './stages/authenticate-request.js';
 import { executeCgi } from './stages/execute-cgi.js';
 import { executeModule } from '../handlers/module/execute.js';
+import { forwardToPool } from '../server/pool-forwarding.js';
 import { executeFastCgi } from '../handlers/fastcgi/execute.js';
 import { challengesFor } from '../auth/challenges.js';
 import { hostName } from '../server/site-selection.js';
@@ -69,6 +70,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     error: undefined,
     failedStage: undefined,
     trace: undefined,
+    forwardedTo: undefined,
   };
   const bytesAtStart = { written: req.socket.bytesWritten, read: req.socket.bytesRead };
   let stage: StageName = 'beginRequest';
@@ -86,6 +88,15 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     if (filters.has('beginRequest')) {
       const denied = await filters.decide('beginRequest', filterView(ctx));
       if (denied) return fail(ctx, stage, denied);
+    }
+
+    // A URL of another application pool is served by that pool's worker (one worker per pool, MODEL.md §8).
+    const route = generation.poolRouting?.targetFor(begun.resolution.application.applicationPool);
+    if (route) {
+      ctx.forwardedTo = route.target.pool;
+      const unreachable = await forwardToPool(req, res, connection, route.target, route.facts(connection, sites), route.key);
+      if (unreachable) return fail(ctx, stage, httpError(503, 0, unreachable));
+      return;
     }
 
     stage = 'authenticateRequest';

@@ -18,6 +18,7 @@ import { VERSION } from '../version.js';
 import type { SecurityServices } from '../security/services.js';
 import type { ProcessSpawner } from '../identity/spawn.js';
 import { closeFastCgiPools } from '../handlers/fastcgi/pool.js';
+import type { PoolRouting } from './pool-forwarding.js';
 
 /** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
 export class TraceStore {
@@ -58,6 +59,8 @@ export class Generation {
     readonly machineName: string,
     readonly security: SecurityServices,
     readonly spawner: ProcessSpawner,
+    /** Front worker only: where requests of other application pools go. */
+    readonly poolRouting: PoolRouting | undefined,
   ) {
     this.fileCache = new FileCache(config.server.fileCache);
     this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
@@ -78,9 +81,9 @@ export class Generation {
     }
   }
 
-  static async create(config: CompiledConfig, log: Logger, security: SecurityServices, spawner: ProcessSpawner): Promise<Generation> {
+  static async create(config: CompiledConfig, log: Logger, security: SecurityServices, spawner: ProcessSpawner, poolRouting?: PoolRouting): Promise<Generation> {
     const filters = await FilterHost.load(config.server.filters, log);
-    return new Generation(config, filters, log, security.machineName, security, spawner);
+    return new Generation(config, filters, log, security.machineName, security, spawner, poolRouting);
   }
 
   /**

@@ -29,6 +29,8 @@ export interface WorkerSpec {
   readonly env: NodeJS.ProcessEnv;
   /** The configuration file: the launcher reads its TLS files for the worker. */
   readonly configFile: string;
+  /** Only the front worker has listening sockets opened for it. */
+  readonly mayBind: boolean;
 }
 
 const RESTARTS_ALLOWED = 5;
@@ -38,6 +40,7 @@ export class Launcher {
   private worker: ChildProcess | undefined;
   private detachBroker: (() => void) | undefined;
   private stopping = false;
+  private exitCode: number | undefined;
   private readonly restarts: number[] = [];
   private exitResolve!: (code: number) => void;
   /** Settles with the launcher's exit code. */
@@ -48,11 +51,28 @@ export class Launcher {
     private readonly log: Logger,
   ) {}
 
+  /** Starts the worker; resolves once it says it is ready (its listener open), or rejects if it dies first. */
   async start(): Promise<void> {
     const account = await lookupOsAccount(this.spec.account);
     if (!account) throw new Error(`application pool ${this.spec.pool} runs as OS account "${this.spec.account}", which does not exist (create it, or set server.applicationPools[].identity)`);
     if (account.uid === 0) throw new Error(`application pool ${this.spec.pool} would run as root ("${this.spec.account}"): requests are never handled as root`);
     this.startWorker(account.uid, account.gid, [...new Set([...account.groups, this.spec.stateGid])]);
+    const child = this.worker!;
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        if (typeof message === 'object' && message !== null && (message as { persona?: unknown; type?: unknown }).persona === 'launcher' && (message as { type?: unknown }).type === 'ready') {
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve();
+        }
+      };
+      const onExit = () => {
+        child.off('message', onMessage);
+        reject(new Error(`the worker of application pool ${this.spec.pool} exited before it was ready`));
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
   }
 
   private startWorker(uid: number, gid: number, groups: number[]): void {
@@ -69,7 +89,7 @@ export class Launcher {
       },
     });
     child.on('message', (message: unknown) => {
-      if (isLauncherRequest(message)) void this.bind(child, message.id, message.ip, message.port);
+      if (isLauncherRequest(message) && this.spec.mayBind) void this.bind(child, message.id, message.ip, message.port);
       else if (isSecretsRequest(message)) void this.sendSecrets(child, message.id);
     });
     child.once('exit', (code, signal) => {
@@ -85,13 +105,14 @@ export class Launcher {
       if (this.restarts.length > RESTARTS_ALLOWED) {
         this.log.fatal({ pool: this.spec.pool, why }, `worker ${why}; ${RESTARTS_ALLOWED} restarts within ${RESTART_WINDOW_MS / 1000} s — giving up`);
         console.error(`persona: the worker ${why} again; giving up after ${RESTARTS_ALLOWED} restarts in ${RESTART_WINDOW_MS / 1000} s`);
+        this.exitCode = 1;
         this.exitResolve(1);
         return;
       }
       this.log.error({ pool: this.spec.pool, why }, `worker ${why}; restarting it`);
       console.error(`persona: the worker of pool ${this.spec.pool} ${why}; restarting it`);
       // Not unref'd: between two workers this timer is what keeps the launcher alive.
-      setTimeout(() => this.startWorker(uid, gid, groups), 500);
+      setTimeout(() => (this.stopping ? this.exitResolve(0) : this.startWorker(uid, gid, groups)), 500);
     });
   }
 
@@ -156,6 +177,6 @@ export class Launcher {
   signal(signal: NodeJS.Signals): void {
     if (signal !== 'SIGHUP') this.stopping = true;
     if (this.worker && this.worker.exitCode === null && this.worker.signalCode === null) this.worker.kill(signal);
-    else if (this.stopping) this.exitResolve(0);
+    else if (this.stopping) this.exitResolve(this.exitCode ?? 0);
   }
 }

@@ -62,7 +62,7 @@ export function planListeners(config: CompiledConfig): ListenerPlan[] {
       }
     }
   }
-  return [...plans.entries()].map(([key, p]) => ({ ...p.key, key, sites: { byHost: p.byHost, fallback: p.fallback }, contexts: p.contexts }));
+  return [...plans.entries()].map(([key, p]) => ({ ...p.key, key, sites: { byHost: p.byHost, fallback: p.fallback, listener: key }, contexts: p.contexts }));
 }
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse, sites: ListenerSites) => void;

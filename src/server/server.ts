@@ -15,6 +15,10 @@ import { httpError, reasonPhrase } from '../pipeline/errors.js';
 import { connectionInfo } from './connection.js';
 import { Generation } from './generation.js';
 import { Listener, planListeners, type ListenerKey } from './listeners.js';
+import http from 'node:http';
+import { rm } from 'node:fs/promises';
+import { decodeFacts, FORWARDED_HEADER, FORWARDED_MAC_HEADER, type PoolRouting } from './pool-forwarding.js';
+import type { ListenerSites } from './site-selection.js';
 import type net from 'node:net';
 import { closeSecurity, type SecurityServices } from '../security/services.js';
 
@@ -24,6 +28,10 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Opens the security services once, from the first configuration (account store path, token TTL, audit log). */
   readonly openSecurity: (config: CompiledConfig) => SecurityServices;
+  /** Front worker: requests of other application pools go to their workers. */
+  readonly poolRouting?: PoolRouting;
+  /** Pool worker: no listening sockets of its own; requests arrive forwarded by the front worker on this socket. */
+  readonly forwarded?: { readonly socketPath: string; readonly key: Buffer };
   /** A worker's listening sockets come from the launcher (which can bind privileged ports); default: bind here. */
   readonly bindListener?: (key: ListenerKey) => Promise<net.Server>;
   /** Starts CGI programs (as other OS accounts where it can); default: this process's own account only. */
@@ -49,6 +57,7 @@ export class PersonaServer {
   private security!: SecurityServices;
   private readonly listeners = new Map<string, Listener>();
   private reloading: Promise<ReloadResult> | undefined;
+  private forwardedServer: http.Server | undefined;
 
   private readonly spawner: ProcessSpawner;
 
@@ -60,9 +69,10 @@ export class PersonaServer {
     const server = new PersonaServer(options);
     const config = await loadAndCompile(options);
     server.security = options.openSecurity(config);
-    server.generation = await Generation.create(config, options.log, server.security, server.spawner);
+    server.generation = await Generation.create(config, options.log, server.security, server.spawner, options.poolRouting);
     try {
-      await server.applyListeners(config);
+      if (options.forwarded) await server.listenForwarded(options.forwarded);
+      else await server.applyListeners(config);
     } catch (err) {
       await server.stop();
       throw err;
@@ -108,6 +118,45 @@ export class PersonaServer {
     );
     socket.end(page.body);
   };
+
+  /**
+   * A pool worker's only listener: the Unix socket the front worker forwards this pool's requests to. The client's
+   * connection facts come from the MACed header (pool-forwarding.ts); a request without a valid one is refused.
+   */
+  private async listenForwarded(forwarded: { readonly socketPath: string; readonly key: Buffer }): Promise<void> {
+    const sitesByListener = new WeakMap<Generation, Map<string, ListenerSites>>();
+    const sitesFor = (generation: Generation, key: string): ListenerSites => {
+      let map = sitesByListener.get(generation);
+      if (!map) sitesByListener.set(generation, (map = new Map(planListeners(generation.config).map((p) => [p.key, p.sites]))));
+      return map.get(key) ?? { byHost: new Map(), fallback: undefined };
+    };
+    const limits = this.generation.config.server;
+    const server = http.createServer({ maxHeaderSize: limits.maxRequestHeaderBytes, keepAliveTimeout: limits.keepAliveTimeoutMs, requireHostHeader: true }, (req, res) => {
+      const facts = decodeFacts(req.headers[FORWARDED_HEADER], req.headers[FORWARDED_MAC_HEADER], forwarded.key);
+      if (!facts) {
+        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+        res.end('not a request forwarded by the front worker\n');
+        return;
+      }
+      const certificate = facts.certificate === undefined ? undefined : Buffer.from(facts.certificate, 'base64');
+      Object.assign(connectionInfo(req.socket), {
+        remoteAddress: facts.remoteAddress,
+        remotePort: facts.remotePort,
+        localAddress: facts.localAddress,
+        localPort: facts.localPort,
+        secure: facts.secure,
+        loopback: facts.loopback,
+        localCertificate: () => certificate,
+      });
+      void handleRequest(req, res, this.generation, sitesFor(this.generation, facts.listener));
+    });
+    await rm(forwarded.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(forwarded.socketPath, () => resolve());
+    });
+    this.forwardedServer = server;
+  }
 
   private async applyListeners(config: CompiledConfig): Promise<void> {
     const plans = planListeners(config);
@@ -157,8 +206,8 @@ export class PersonaServer {
     let next: Generation | undefined;
     try {
       const config = await loadAndCompile(this.options);
-      next = await Generation.create(config, log, this.security, this.spawner);
-      await this.applyListeners(config);
+      next = await Generation.create(config, log, this.security, this.spawner, this.options.poolRouting);
+      if (!this.options.forwarded) await this.applyListeners(config);
     } catch (err) {
       void next?.close();
       const problems = err instanceof ConfigError ? err.message : (err as Error).message;
@@ -179,6 +228,14 @@ export class PersonaServer {
   }
 
   async stop(): Promise<void> {
+    if (this.forwardedServer) {
+      const server = this.forwardedServer;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+    }
     await Promise.all([...this.listeners.values()].map((l) => l.close(2000)));
     this.listeners.clear();
     await this.generation?.close();

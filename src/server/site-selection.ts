@@ -9,6 +9,8 @@ export interface ListenerSites {
   readonly byHost: ReadonlyMap<string, CompiledSite>;
   /** The site bound with an empty host, if any. */
   readonly fallback: CompiledSite | undefined;
+  /** The listener's key (protocol://ip:port): a forwarded request names it so the pool worker selects alike. */
+  readonly listener?: string;
 }
 
 /** The host name of a Host header value, lower-cased, without port or IPv6 brackets. */

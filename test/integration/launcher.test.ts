@@ -6,6 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import { requireRoot } from '../helpers/root.js';
+import { ntlmGet } from '../helpers/ntlm-client.js';
+import http from 'node:http';
 import { createTestAccounts, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -95,6 +97,86 @@ sites:
       }
     });
     assert.equal(reply.text, 'hello');
+  });
+});
+
+describe('as root: one worker per application pool, as its own account', () => {
+  before(requireRoot);
+  const ACCOUNT = testAccountName('pools', 'rep');
+  let accounts: TestAccounts | undefined;
+  let server: RunningPersona;
+  let port: number;
+  const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+
+  before(async () => {
+    accounts = createTestAccounts([ACCOUNT], [{ name: ACCOUNT, group: ACCOUNT, extraGroups: [] }]);
+    const home = await tempDir('pools');
+    const root = path.join(home, 'www');
+    for (const dir of ['', 'reports']) {
+      await mkdir(path.join(root, dir), { recursive: true });
+      await writeFile(path.join(root, dir, 'id.cgi'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s %s\\n" "$(id -un)" "$REMOTE_ADDR"\n');
+      await chmod(path.join(root, dir, 'id.cgi'), 0o755);
+    }
+    const cli = (args: string[], input: string) => spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(cli(['user', 'add', 'bob', '--ntlm'], 'Bob-Pools-1\n').status, 0);
+    port = await freePort();
+    server = await startPersona(
+      `
+server:
+  applicationPools:
+    - { name: Reports, identity: ${ACCOUNT} }
+sites:
+  - name: P
+    bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]
+    physicalPath: ${JSON.stringify(root)}
+    settings:
+      accessFlags: [read, execute]
+      authentication: { ntlm: { enabled: true } }
+      handlers: [{ name: CGI, path: "*.cgi", kind: cgi }]
+      cgi: { createProcessAsUser: false }
+    applications:
+      - { path: /reports, applicationPool: Reports, physicalPath: ${JSON.stringify(path.join(root, 'reports'))} }
+`,
+      { home, publicRoots: [root] },
+    );
+  });
+  after(async () => {
+    await server?.stop();
+    accounts?.remove();
+  });
+
+  test("each pool's code runs as its pool's account: / as www-data, /reports as the Reports pool's account", async () => {
+    const front = await get(url('/id.cgi'));
+    assert.equal(front.status, 200, front.text);
+    assert.equal(front.text.trim(), 'www-data 127.0.0.1');
+    const reports = await get(url('/reports/id.cgi'));
+    assert.equal(reports.status, 200, reports.text);
+    assert.equal(reports.text.trim(), `${ACCOUNT} 127.0.0.1`, 'the client address reaches the pool worker');
+    const workers = children(server.child.pid!).map((c) => c.uid).sort((a, b) => a - b);
+    assert.deepEqual(workers, [uidOf('www-data'), uidOf(ACCOUNT)].sort((a, b) => a - b));
+    assert.match(server.output, new RegExp(`pool worker for Reports ready .*process identity ${ACCOUNT}`));
+  });
+
+  test('NTLM through the front to another pool keeps its connection semantics; the W3C log has each request once', async () => {
+    const reply = await ntlmGet(url('/reports/id.cgi?ntlm-pool'), 'bob', 'Bob-Pools-1');
+    assert.equal(reply.status, 200, reply.text);
+    await new Promise((r) => setTimeout(r, 1500));
+    const lines = (await server.w3cLog(1)).split('\n').filter((l) => l.includes('ntlm-pool'));
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[1]!, /\\bob .* 200 0 0 /);
+  });
+
+  test('a forged forwarded header on a pool socket is refused', async () => {
+    const socketPath = path.join(server.home, 'run', 'pool-1.sock');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ socketPath, path: '/reports/id.cgi', headers: { host: 'x', 'x-persona-forwarded': Buffer.from('{}').toString('base64url'), 'x-persona-forwarded-mac': 'nope' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 400);
   });
 });
 

@@ -86,6 +86,8 @@ export function endRequest(ctx: RequestContext, generation: Generation, bytesAtS
 
 function afterResponse(ctx: RequestContext, generation: Generation, bytesAtStart: { written: number; read: number }): void {
   const finish = (): void => {
+    // The pool's worker that served a forwarded request logs it; here it would be counted twice.
+    if (ctx.forwardedTo !== undefined && !ctx.error) return;
     try {
       const rec = record(ctx, generation, bytesAtStart);
       generation.w3cLogFor(ctx.site)?.write(rec);
