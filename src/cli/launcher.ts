@@ -1,9 +1,9 @@
 /**
  * `persona serve` as root: the launcher's start-up (server/launcher.ts does the supervising). It prepares the state
  * folder (first run: configuration, machine identity, account store, demo accounts and ACLs — all as root, before
- * any worker exists), refuses an invalid configuration, shares the state with the `persona` group, and starts the
- * worker as DefaultAppPool's account. The worker prints the usual start-up lines, including the first-run ones
- * handed over in PERSONA_FIRST_RUN.
+ * any worker exists), refuses an invalid configuration, shares the state with the `persona` group, and starts one
+ * worker per application pool in use, each as its pool's account (the other pools first, then DefaultAppPool's
+ * front). The front prints the usual start-up lines, including the first-run ones handed over in PERSONA_FIRST_RUN.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';

@@ -1,11 +1,8 @@
 /**
- * The launcher (MODEL.md §8, ARCHITECTURE "Processes"): what `persona serve` is when started as root. It prepares
- * the state, opens the listening sockets (privileged ports included) for the worker, runs the spawn broker, and
- * restarts a worker that dies — and handles no request itself: requests are served by a worker running as the
- * application pool's unprivileged account.
- *
- * Today one worker serves every pool, as DefaultAppPool's identity; the broker enforces that pool's
- * replaceProcessToken. (A worker per pool needs requests routed per pool after parsing: the next step.)
+ * The supervisor of one application pool's worker (MODEL.md §8, ARCHITECTURE "Processes"), inside the launcher that
+ * `persona serve` is when started as root: it starts the worker as the pool's unprivileged account, opens listening
+ * sockets (privileged ports included) for the front worker, hands over TLS files, runs the spawn broker within the
+ * pool's replaceProcessToken, and restarts a worker that dies. The launcher handles no request itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
