@@ -172,3 +172,19 @@ sites:
     physicalPath: ${JSON.stringify(root)}
 ${siteExtra}`;
 }
+
+/** Runs a `persona` admin command (e.g. `user add bob`) with `input` on stdin, and fails the test if it fails. */
+export function personaCli(home: string, args: readonly string[], input = ''): void {
+  const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`persona ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+}
+
+/** Request options carrying Basic credentials. */
+export function basicAuth(user: string, password: string): { headers: { authorization: string } } {
+  return { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } };
+}
+
+/** `key=value` lines of a reply (what the identity-printing scripts of the tests answer). */
+export function replyFields(reply: Reply): Record<string, string> {
+  return Object.fromEntries(reply.text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}

@@ -4,6 +4,7 @@
  * account, and die with their whole process group. Root and unknown accounts are refused with the reason.
  */
 import { after, before, describe, test } from 'node:test';
+import { spawnRequest } from '../helpers/spawn-request.js';
 import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lookupOsAccount } from '../../src/identity/os-accounts.js';
 import { setprivArgs, setprivSpawner, SETPRIV } from '../../src/identity/setpriv-spawner.js';
-import { isSpawnRefusal, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from '../../src/identity/spawn.js';
+import { isSpawnRefusal, type SpawnedProcess, type SpawnRefusal } from '../../src/identity/spawn.js';
 import { createTestAccounts, idOf, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 
 const GROUP = testAccountName('sp', 'g');
@@ -23,15 +24,7 @@ const ALICE = testAccountName('sp', 'alice');
 const BOB = testAccountName('sp', 'bob');
 const WAIT_MS = 20_000;
 
-const request = (account: string, file: string, args: string[] = [], extra: Partial<SpawnRequest> = {}): SpawnRequest => ({
-  account,
-  file,
-  args,
-  env: { PATH: '/usr/bin:/bin' },
-  cwd: '/',
-  purpose: `test ${path.basename(file)}`,
-  ...extra,
-});
+const request = spawnRequest;
 
 function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
   let timer: NodeJS.Timeout;

@@ -8,11 +8,10 @@
 import { after, before, describe, test } from 'node:test';
 import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../helpers/persona.js';
+import { freePort, get, persona, startPersona, tempDir, type RunningPersona, personaCli, basicAuth, replyFields } from '../helpers/persona.js';
 import { createTestAccounts, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 import { authenticateMessage, challengeFrom, negotiateMessage, ntlmHeader } from '../helpers/ntlm-client.js';
 
@@ -21,17 +20,11 @@ const GROUP = testAccountName('cgi', 'grp');
 const EXTRA = testAccountName('cgi', 'extra');
 
 
-function cli(home: string, args: string[], input = ''): void {
-  const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `persona ${args.join(' ')}: ${r.stderr}`);
-}
+const cli = personaCli;
 
-const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+const basic = basicAuth;
 
-/** The output of `id` and the CGI variables the script prints, as key=value lines. */
-function fields(reply: Reply): Record<string, string> {
-  return Object.fromEntries(reply.text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
+const fields = replyFields;
 
 describe('CGI as the identity MODEL.md §1 names (run as root)', () => {
   before(requireRoot);

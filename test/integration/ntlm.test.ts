@@ -14,13 +14,10 @@ import https from 'node:https';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { expectedChannelBindings } from '../../src/auth/ntlm/channel-bindings.js';
-import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../helpers/persona.js';
+import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona, personaCli } from '../helpers/persona.js';
 import { authenticateMessage, challengeFrom, negotiateMessage, ntlmHeader, type AuthenticateOptions } from '../helpers/ntlm-client.js';
 
-function cli(home: string, args: string[], input = ''): void {
-  const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `persona ${args.join(' ')}: ${r.stderr}`);
-}
+const cli = personaCli;
 
 type Requester = (pathName: string, headers?: Record<string, string>) => Promise<Reply>;
 

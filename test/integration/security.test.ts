@@ -7,9 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { freePort, get, persona, startPersona, tempDir, type RunningPersona } from '../helpers/persona.js';
+import { freePort, get, persona, startPersona, tempDir, type RunningPersona, basicAuth } from '../helpers/persona.js';
 
-const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+const basic = basicAuth;
 
 function addUser(home: string, name: string, password: string, ...args: string[]): void {
   const r = spawnPersonaWithStdin(home, ['user', 'add', name, ...args], `${password}\n`);

@@ -7,6 +7,7 @@
  * commands and handles of its own, which never crash the launcher side and never start a process.
  */
 import { after, before, describe, test } from 'node:test';
+import { spawnRequest } from '../helpers/spawn-request.js';
 import { requireRoot } from '../helpers/root.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -111,15 +112,7 @@ async function startWorker(account: string, policy: Partial<BrokerPolicy> = {}, 
   };
 }
 
-const request = (account: string, file: string, args: string[] = [], extra: Partial<SpawnRequest> = {}): SpawnRequest => ({
-  account,
-  file,
-  args,
-  env: { PATH: '/usr/bin:/bin' },
-  cwd: '/',
-  purpose: `test ${path.basename(file)}`,
-  ...extra,
-});
+const request = spawnRequest;
 
 /** True once `pid` no longer runs (a zombie, left when a container has no reaper, counts as gone). */
 function processGone(pid: number): boolean {

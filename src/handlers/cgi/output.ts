@@ -3,9 +3,9 @@
  * held to the Content-Length the program declared, at the pace the client reads it; and what they print on stderr
  * is kept, bounded, for the log.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
-import { displayable } from './response.js';
+import { displayable, writeCgiHead, type CgiHead } from './response.js';
 
 /** Bytes of stderr kept for the log per request; the rest is counted, not kept. */
 export const STDERR_LIMIT = 8 * 1024;
@@ -77,4 +77,21 @@ export class StderrCollector {
     const text = displayable(Buffer.concat(this.chunks, this.kept));
     return this.dropped > 0 ? `${text}… (${this.dropped} more bytes not kept)` : text;
   }
+}
+
+/**
+ * Sends a parsed head. For a HEAD request the response ends there (what the program still prints is to be read and
+ * dropped, so that it can finish) and `done` is called once it is sent; otherwise the body writer is returned, with
+ * the bytes that came with the head already written.
+ */
+export function sendCgiHead(req: IncomingMessage, res: ServerResponse, head: CgiHead, flow: Flow, done: (result: null) => void): BodyWriter | undefined {
+  writeCgiHead(res, head);
+  if (req.method === 'HEAD') {
+    res.end();
+    res.once('finish', () => done(null));
+    return undefined;
+  }
+  const body = new BodyWriter(res, head.contentLength, flow);
+  if (head.bodyStart.length > 0) body.write(head.bodyStart);
+  return body;
 }

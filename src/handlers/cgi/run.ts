@@ -20,8 +20,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { isSpawnRefusal, type ProcessExit, type ProcessSpawner, type SpawnedProcess, type SpawnRequest } from '../../identity/spawn.js';
-import { CgiHeadParser, writeCgiHead, type CgiBadHead, type CgiHead } from './response.js';
-import { BodyWriter, StderrCollector } from './output.js';
+import { CgiHeadParser, type CgiBadHead, type CgiHead } from './response.js';
+import { sendCgiHead, StderrCollector, type BodyWriter } from './output.js';
 
 /** How much of a script's stderr is kept for the log; the rest is read and dropped so the script never blocks. */
 export { STDERR_LIMIT } from './output.js';
@@ -217,18 +217,9 @@ class CgiRun {
   private sendHead(head: CgiHead): void {
     const { req, res } = this.options;
     if (res.destroyed) return this.onClientClose();
-    writeCgiHead(res, head);
-    if (req.method === 'HEAD') {
-      // The script may still be printing its body: it is read and dropped, so that the script can finish.
-      this.phase = 'discard';
-      res.end();
-      res.once('finish', () => this.finish(null));
-      return;
-    }
-    this.phase = 'body';
-    this.body = new BodyWriter(res, head.contentLength, this.proc.stdout);
-    if (head.bodyStart.length > 0) this.body.write(head.bodyStart);
-    if (this.outputEnded) this.endBody();
+    this.body = sendCgiHead(req, res, head, this.proc.stdout, (result) => this.finish(result));
+    this.phase = this.body ? 'body' : 'discard';
+    if (this.body && this.outputEnded) this.endBody();
   }
 
   private endBody(): void {

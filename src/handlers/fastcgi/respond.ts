@@ -12,8 +12,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { MISBEHAVED } from '../cgi/run.js';
-import { BodyWriter, StderrCollector } from '../cgi/output.js';
-import { CgiHeadParser, writeCgiHead, type CgiBadHead, type CgiHead } from '../cgi/response.js';
+import { sendCgiHead, StderrCollector, type BodyWriter } from '../cgi/output.js';
+import { CgiHeadParser, type CgiBadHead, type CgiHead } from '../cgi/response.js';
 import type { FastCgiOutcome, FastCgiPool, FastCgiRequest } from './pool.js';
 
 export interface RespondOptions {
@@ -113,16 +113,8 @@ class FastCgiResponse {
   private sendHead(head: CgiHead): void {
     const { req, res } = this.options;
     if (res.destroyed) return;
-    writeCgiHead(res, head);
-    if (req.method === 'HEAD') {
-      this.phase = 'discard';
-      res.end();
-      res.once('finish', () => this.finish(null));
-      return;
-    }
-    this.phase = 'body';
-    this.body = new BodyWriter(res, head.contentLength, this.request);
-    if (head.bodyStart.length > 0) this.body.write(head.bodyStart);
+    this.body = sendCgiHead(req, res, head, this.request, (result) => this.finish(result));
+    this.phase = this.body ? 'body' : 'discard';
   }
 
   private endBody(): void {

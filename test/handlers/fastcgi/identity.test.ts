@@ -14,7 +14,7 @@ import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CLI, freePort, get, persona, startPersona, tempDir, type Reply, type RunningPersona } from '../../helpers/persona.js';
+import { freePort, get, persona, startPersona, tempDir, type RunningPersona, personaCli, basicAuth, replyFields } from '../../helpers/persona.js';
 import { ntlmGet } from '../../helpers/ntlm-client.js';
 import { createTestAccounts, testAccountName, type TestAccounts } from '../../helpers/os-accounts.js';
 
@@ -27,16 +27,11 @@ function sh(cmd: string, args: string[]): { status: number | null; stdout: strin
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function cli(home: string, args: string[], input = ''): void {
-  const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `persona ${args.join(' ')}: ${r.stderr}`);
-}
+const cli = personaCli;
 
-const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+const basic = basicAuth;
 
-function fields(reply: Reply): Record<string, string> {
-  return Object.fromEntries(reply.text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
+const fields = replyFields;
 
 /** Processes of the test account still running (pgrep prints nothing and exits 1 when there are none). */
 function processesOf(account: string): string {

@@ -7,20 +7,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CLI, freePort, get, persona, REPO, startPersona, tempDir, type Reply, type RunningPersona } from '../../helpers/persona.js';
+import { freePort, get, persona, REPO, startPersona, tempDir, type Reply, type RunningPersona, personaCli, basicAuth } from '../../helpers/persona.js';
 import { ntlmGet } from '../../helpers/ntlm-client.js';
 
 const FIXTURES = path.join(REPO, 'test/handlers/module/fixtures');
 
-function cli(home: string, args: string[], input = ''): void {
-  const r = spawnSync(process.execPath, [CLI, '--home', home, ...args], { input, encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, `persona ${args.join(' ')}: ${r.stderr}`);
-}
+const cli = personaCli;
 
-const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+const basic = basicAuth;
 
 interface Who {
   user: string;
