@@ -19,8 +19,17 @@ export type Db = Database.Database;
 
 export const BUSY_TIMEOUT_MS = 10_000;
 
+/** What a migration may need beyond the database: facts of the machine the store is opened for. */
+export interface MigrationContext {
+  /** The machine name: the first Digest realm (IIS sends the machine's name as the realm when none is set). */
+  readonly machineName: string;
+}
+
+/** SQL, or code for a migration that needs more than SQL (initial rows that depend on the machine). */
+type Migration = string | ((db: Db, context: MigrationContext) => void);
+
 /** Schema migrations: entry i takes the database from user_version i to i + 1. Never edit one that shipped; add one. */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -88,17 +97,51 @@ const MIGRATIONS: readonly string[] = [
     descriptor TEXT NOT NULL
   ) STRICT;
   `,
+  // 2 (issue 7): Digest verifiers. MODEL.md §2: H(user:realm:password) per realm and hash, password-equivalent, so
+  // kept only for accounts with Digest enabled. Three tables whose foreign keys make the invariants unrepresentable
+  // rather than merely unwritten: a verifier without the account's switch (deleting the switch cascades to them), a
+  // verifier for a realm the store no longer serves (removing a realm cascades), a verifier of a removed account.
+  (db, context) => {
+    db.exec(`
+      -- The realms verifiers are made for, in the order they were added (rowid): a setting of the store, since the
+      -- verifiers depend on it and the server and the CLI must agree on it.
+      CREATE TABLE digest_realms (
+        realm TEXT PRIMARY KEY
+      ) STRICT;
+
+      -- The account's Digest switch: a row means enabled. Apart from the verifiers because an enabled account may have
+      -- none for a realm added after its last password change.
+      CREATE TABLE digest_accounts (
+        sid TEXT PRIMARY KEY REFERENCES users (sid) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+
+      -- One row per account, realm, hash and user-name form (Digest hashes the name as typed; see store.ts), with the
+      -- userhash H(username:realm) of the same form for RFC 7616 userhash lookups (hence the index).
+      CREATE TABLE digest_verifiers (
+        sid TEXT NOT NULL REFERENCES digest_accounts (sid) ON DELETE CASCADE,
+        realm TEXT NOT NULL REFERENCES digest_realms (realm) ON DELETE CASCADE,
+        hash TEXT NOT NULL CHECK (hash IN ('MD5', 'SHA-256', 'SHA-512-256')),
+        username TEXT NOT NULL,
+        ha1 TEXT NOT NULL,
+        userhash TEXT NOT NULL,
+        PRIMARY KEY (sid, realm, hash, username)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX digest_by_userhash ON digest_verifiers (realm, hash, userhash);
+    `);
+    // The machine name is a valid realm: account-name rules forbid the quote, the backslash and control characters.
+    db.prepare(`INSERT INTO digest_realms (realm) VALUES (?)`).run(context.machineName);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Opens (creating if needed) the database at `file`, sets the pragmas and brings the schema up to date. `initialise`
- * runs once, in the same transaction as the first migration, to write the initial rows: a process killed during the
+ * Opens (creating if needed) the database at `file`, sets the pragmas and brings the schema up to date (`context`
+ * feeds the migrations that need it). `initialise` runs once, in the same transaction as the first migration, to write the initial rows: a process killed during the
  * first open leaves an empty database, never a half-seeded one. Throws an Error with a readable message when the file
  * is not an account database or is newer than this code.
  */
-export function openDatabase(file: string, initialise: (db: Db) => void): Db {
+export function openDatabase(file: string, context: MigrationContext, initialise: (db: Db) => void): Db {
   createPrivate(file);
   let db: Db;
   try {
@@ -111,7 +154,7 @@ export function openDatabase(file: string, initialise: (db: Db) => void): Db {
     if (String(mode).toLowerCase() !== 'wal') throw new Error(`the file system does not support WAL (journal mode stays ${String(mode)})`);
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    migrate(db, file, initialise);
+    migrate(db, file, context, initialise);
     return db;
   } catch (err) {
     db.close();
@@ -120,7 +163,7 @@ export function openDatabase(file: string, initialise: (db: Db) => void): Db {
   }
 }
 
-function migrate(db: Db, file: string, initialise: (db: Db) => void): void {
+function migrate(db: Db, file: string, context: MigrationContext, initialise: (db: Db) => void): void {
   const version = (): number => Number(db.pragma('user_version', { simple: true }));
   if (version() === SCHEMA_VERSION) return; // the common case, without taking the write lock
   db.transaction(() => {
@@ -131,7 +174,11 @@ function migrate(db: Db, file: string, initialise: (db: Db) => void): void {
       const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_schema`).get() as { n: number };
       if (tables.n > 0) throw new Error(`${file} is an SQLite database but not a Persona account database`);
     }
-    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      const step = MIGRATIONS[v]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db, context);
+    }
     if (from === 0) initialise(db);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

@@ -3,8 +3,8 @@
  *
  * The server and the CLI are separate processes on one database file, so nothing is cached here: every read is a
  * query (prepared once), and every security-relevant write bumps what cached tokens compare —
- * - the user's `stamp`: password, NTLM on/off, enable/disable, password flags, OS mapping, lock and unlock, the user's
- *   group memberships, rights granted to the user's own SID;
+ * - the user's `stamp`: password, NTLM or Digest on/off, a Digest realm it had verifiers for removed, enable/disable,
+ *   password flags, OS mapping, lock and unlock, the user's group memberships, rights granted to the user's own SID;
  * - the store-wide `epoch`: changes that may touch many users — groups created or removed, rights granted to or
  *   revoked from a group or a well-known SID;
  * - `aclEpoch`: every change of a stored descriptor.
@@ -21,6 +21,7 @@ import { FIRST_LOCAL_RID, localSid, parseSid, WELL_KNOWN_NAMES, type Sid } from 
 import type { SecurityDescriptor } from '../security/acl-types.js';
 import type { AccountStore, GroupRecord, LockoutPolicy, LockoutState, NewUser, SetPasswordOptions, UserRecord, VerifierAlgorithm } from './types.js';
 import { ntHash } from '../auth/ntlm/md4.js';
+import { DIGEST_HASHES, HEX_LENGTH, ha1Verifier, userhashOf, type DigestHash } from '../auth/digest/algorithms.js';
 import { openDatabase, type Db } from './database.js';
 import { BUILTIN_GROUPS, builtinGroupOf, DEFAULT_LOCKOUT_POLICY, DEFAULT_RIGHTS, isReservedName, lockoutPolicyProblem, wellKnownSidOf } from './builtin.js';
 import { nameKey, nameProblem } from './names.js';
@@ -35,7 +36,7 @@ export interface StoreOptions {
   readonly scryptLn?: number;
 }
 
-/** The kind of the slow password hash in the verifiers table (Digest hashes will be another kind). */
+/** The kind of the slow password hash in the verifiers table (Digest verifiers have tables of their own: database.ts). */
 const PASSWORD_VERIFIER = 'password';
 /**
  * The kind of the NT hash (MD4 of the UTF-16LE password, lowercase hex). Its presence IS the account's NTLM switch:
@@ -45,7 +46,31 @@ const PASSWORD_VERIFIER = 'password';
 const NT_VERIFIER = 'nt';
 const NT_HEX = /^[0-9a-f]{32}$/;
 const MAX_TEXT_LENGTH = 256;
+const MAX_REALM_LENGTH = 256;
+const HEX = /^[0-9a-f]+$/;
 const OS_ACCOUNT = /^(?:[A-Za-z_][A-Za-z0-9._-]{0,31}\$?|\d{1,10})$/;
+
+/**
+ * The forms of an account name Digest verifiers are kept for. Digest hashes the user name exactly as the client sent
+ * it, while account names compare case-insensitively, so one verifier per name would fail everyone who types `ALICE`
+ * for `Alice`. As Active Directory precomputes several variants (WDigest's 29 hashes), we keep: the name as created,
+ * lower case and upper case, without duplicates. A form that does not name the same account (`STRASSE` for `straße`:
+ * another name key) is left out: logging on as it reaches another account or none, and its userhash could equal
+ * another account's.
+ */
+export function digestNameForms(name: string): string[] {
+  const key = nameKey(name);
+  return [...new Set([name, name.toLowerCase(), name.toUpperCase()])].filter((form) => nameKey(form) === key);
+}
+
+/** Why `realm` cannot be a Digest realm, or null. It is sent in a quoted-string (RFC 7616 §3.3) and hashed as UTF-8. */
+export function digestRealmProblem(realm: string): string | null {
+  if (typeof realm !== 'string' || realm === '') return 'a Digest realm must not be empty';
+  if ([...realm].length > MAX_REALM_LENGTH) return `a Digest realm must be at most ${MAX_REALM_LENGTH} characters`;
+  if (/[\p{Cc}\p{Cs}]/u.test(realm)) return `the Digest realm ${JSON.stringify(realm)} contains a control character or invalid Unicode`;
+  if (/["\\]/.test(realm)) return `the Digest realm ${JSON.stringify(realm)} contains " or \\ (it is sent as a quoted-string)`;
+  return null;
+}
 
 export function openAccountStore(file: string, machine: { machineName: string; machineSid: Sid }, options: StoreOptions = {}): SqliteAccountStore {
   if (typeof machine.machineName !== 'string' || machine.machineName === '' || nameProblem(machine.machineName) !== null) {
@@ -55,7 +80,7 @@ export function openAccountStore(file: string, machine: { machineName: string; m
   if (options.verifierAlgorithm !== undefined && options.verifierAlgorithm !== 'scrypt' && options.verifierAlgorithm !== 'argon2id') {
     throw new Error(`unknown verifier algorithm ${JSON.stringify(options.verifierAlgorithm)}`);
   }
-  const db = openDatabase(file, (d) => seed(d, machine.machineSid));
+  const db = openDatabase(file, { machineName: machine.machineName }, (d) => seed(d, machine.machineSid));
   const stored = (db.prepare(`SELECT machine_sid AS sid FROM meta`).get() as { sid: string } | undefined)?.sid;
   if (stored !== machine.machineSid) {
     db.close();
@@ -90,6 +115,7 @@ interface UserRow {
   password_changed_at: string | null;
   stamp: number;
   ntlm: number;
+  digest: number;
 }
 
 interface GroupRow {
@@ -115,7 +141,8 @@ interface MetaRow {
 
 const USER_COLUMNS = `p.sid, u.rid, p.name, u.full_name, p.description, u.disabled, u.password_expired, u.must_change_password,
   u.os_account, u.created_at, u.password_changed_at, u.stamp,
-  EXISTS (SELECT 1 FROM verifiers v WHERE v.sid = p.sid AND v.kind = '${NT_VERIFIER}') AS ntlm`;
+  EXISTS (SELECT 1 FROM verifiers v WHERE v.sid = p.sid AND v.kind = '${NT_VERIFIER}') AS ntlm,
+  EXISTS (SELECT 1 FROM digest_accounts d WHERE d.sid = p.sid) AS digest`;
 const USER_FROM = `principals p JOIN users u ON u.sid = p.sid`;
 const GROUP_COLUMNS = `p.sid, p.name, p.description, p.builtin`;
 
@@ -169,6 +196,21 @@ function prepareStatements(db: Db) {
     descriptors: db.prepare(`SELECT path, descriptor FROM descriptors ORDER BY path`),
     putDescriptor: db.prepare(`INSERT INTO descriptors (path, descriptor) VALUES (?, ?) ON CONFLICT (path) DO UPDATE SET descriptor = excluded.descriptor`),
     deleteDescriptor: db.prepare(`DELETE FROM descriptors WHERE path = ?`),
+    digestEnabled: db.prepare(`SELECT 1 FROM digest_accounts WHERE sid = ?`).pluck(),
+    enableDigest: db.prepare(`INSERT OR IGNORE INTO digest_accounts (sid) VALUES (?)`),
+    disableDigest: db.prepare(`DELETE FROM digest_accounts WHERE sid = ?`), // cascades to the verifiers
+    deleteDigestVerifiers: db.prepare(`DELETE FROM digest_verifiers WHERE sid = ?`),
+    insertDigestVerifier: db.prepare(`INSERT INTO digest_verifiers (sid, realm, hash, username, ha1, userhash) VALUES (?, ?, ?, ?, ?, ?)`),
+    digestVerifier: db.prepare(
+      `SELECT v.ha1, p.name FROM digest_verifiers v JOIN principals p ON p.sid = v.sid WHERE v.sid = ? AND v.realm = ? AND v.hash = ? AND v.username = ?`,
+    ),
+    byUserhash: db.prepare(`SELECT sid, username FROM digest_verifiers WHERE realm = ? AND hash = ? AND userhash = ? LIMIT 2`),
+    digestRealms: db.prepare(`SELECT realm FROM digest_realms ORDER BY rowid`).pluck(),
+    digestRealm: db.prepare(`SELECT 1 FROM digest_realms WHERE realm = ?`).pluck(),
+    insertDigestRealm: db.prepare(`INSERT INTO digest_realms (realm) VALUES (?)`),
+    deleteDigestRealm: db.prepare(`DELETE FROM digest_realms WHERE realm = ?`), // cascades to its verifiers
+    digestAccounts: db.prepare(`SELECT count(*) FROM digest_accounts`).pluck(),
+    bumpStampsInRealm: db.prepare(`UPDATE users SET stamp = stamp + 1 WHERE sid IN (SELECT DISTINCT sid FROM digest_verifiers WHERE realm = ?)`),
   };
 }
 
@@ -208,6 +250,7 @@ export class SqliteAccountStore implements AccountStore {
     const description = this.checkText('description', user.description ?? '');
     const osAccount = user.osAccount === undefined ? null : this.checkOsAccount(user.osAccount);
     const ntlm = checkNtlmOption(user.ntlm);
+    const digest = checkSwitchOption('digest', user.digest);
     const groupNames = user.groups ?? ['Users'];
     for (const g of groupNames) this.requireGroup(g); // fail before the slow hash
     const verifier = await hashPassword(user.password, this.algorithm, this.hashOptions);
@@ -221,6 +264,7 @@ export class SqliteAccountStore implements AccountStore {
       this.q.insertUser.run(sid, rid, fullName, user.mustChangePassword ? 1 : 0, osAccount, now, now);
       this.q.setVerifier.run(sid, PASSWORD_VERIFIER, verifier);
       if (ntlm) this.q.setVerifier.run(sid, NT_VERIFIER, ntHash(user.password).toString('hex'));
+      if (digest) this.writeDigestVerifiers(sid, name, user.password);
       for (const g of groups) this.q.addMember.run(g, sid);
       return sid;
     });
@@ -247,6 +291,7 @@ export class SqliteAccountStore implements AccountStore {
     const problem = passwordProblem(password);
     if (problem) throw new Error(problem);
     const enable = checkNtlmOption(options.ntlm);
+    const enableDigest = checkSwitchOption('digest', options.digest);
     const { sid } = this.requireUser(name);
     const verifier = await hashPassword(password, this.algorithm, this.hashOptions);
     this.write(() => {
@@ -258,6 +303,8 @@ export class SqliteAccountStore implements AccountStore {
       const ntlm = enable || this.q.verifier.get(sid, NT_VERIFIER) !== undefined;
       if (ntlm) this.q.setVerifier.run(sid, NT_VERIFIER, ntHash(password).toString('hex'));
       else this.q.deleteVerifier.run(sid, NT_VERIFIER);
+      // The same for Digest: read under the lock; every old verifier goes, the new ones come, in this transaction.
+      if (enableDigest || this.q.digestEnabled.get(sid) !== undefined) this.writeDigestVerifiers(sid, this.findUserBySid(sid)!.name, password);
     });
   }
 
@@ -273,6 +320,63 @@ export class SqliteAccountStore implements AccountStore {
     const stored = this.q.verifier.get(sid, NT_VERIFIER) as string | undefined;
     // A malformed value (only a hand-edited database has one) fails closed, like an account without NTLM.
     return stored !== undefined && NT_HEX.test(stored) ? Buffer.from(stored, 'hex') : undefined;
+  }
+
+  disableDigest(name: string): void {
+    this.write(() => {
+      const { sid } = this.requireUser(name);
+      // Deleting the switch cascades to every verifier of the account (database.ts). Already off: nothing bumped.
+      if (this.q.disableDigest.run(sid).changes > 0) this.q.bumpStamp.run(sid);
+    });
+  }
+
+  digestVerifierOf(sid: Sid, realm: string, hash: DigestHash, nameAsTyped: string): string | undefined {
+    if (!DIGEST_HASHES.includes(hash) || typeof realm !== 'string' || typeof nameAsTyped !== 'string') return undefined;
+    const row = this.q.digestVerifier.get(sid, realm, hash, nameAsTyped) as { ha1: string; name: string } | undefined;
+    if (row === undefined) return undefined;
+    // Only for a form of the account's current name: should names ever change, a verifier of the old name (which
+    // hashes the old name) must not log on under the new one, even if a rename forgot to delete it.
+    if (!digestNameForms(row.name).includes(nameAsTyped)) return undefined;
+    // A malformed value (only a hand-edited database has one) fails closed, like an account without Digest.
+    return row.ha1.length === HEX_LENGTH[hash] && HEX.test(row.ha1) ? row.ha1 : undefined;
+  }
+
+  findUserByUserhash(realm: string, hash: DigestHash, userhashHex: string): UserRecord | undefined {
+    if (!DIGEST_HASHES.includes(hash) || typeof realm !== 'string' || typeof userhashHex !== 'string') return undefined;
+    if (userhashHex.length !== HEX_LENGTH[hash]) return undefined;
+    const wanted = userhashHex.toLowerCase(); // stored lower case; clients may send either
+    if (!HEX.test(wanted)) return undefined;
+    const rows = this.q.byUserhash.all(realm, hash, wanted) as { sid: string; username: string }[];
+    // Two accounts with one userhash cannot arise (forms keep their account's name key, and name keys are unique);
+    // if a hand-edited database had them, answering either would be a guess: fail closed.
+    if (rows.length !== 1) return undefined;
+    const user = this.findUserBySid(rows[0]!.sid);
+    return user && digestNameForms(user.name).includes(rows[0]!.username) ? user : undefined;
+  }
+
+  digestRealms(): string[] {
+    return this.q.digestRealms.all() as string[];
+  }
+
+  addDigestRealm(realm: string): number {
+    const problem = digestRealmProblem(realm);
+    if (problem) throw new Error(problem);
+    return this.write(() => {
+      if (this.q.digestRealm.get(realm) !== undefined) throw new Error(`the Digest realm "${realm}" is already there`);
+      this.q.insertDigestRealm.run(realm);
+      // Nothing to bump: no logon that worked before stops working.
+      return this.q.digestAccounts.get() as number;
+    });
+  }
+
+  removeDigestRealm(realm: string): number {
+    return this.write(() => {
+      if (typeof realm !== 'string' || this.q.digestRealm.get(realm) === undefined) throw new Error(`there is no Digest realm "${realm}"`);
+      // Cached tokens of Digest logons in this realm must not outlive its verifiers: bump their accounts first.
+      const affected = this.q.bumpStampsInRealm.run(realm).changes;
+      this.q.deleteDigestRealm.run(realm);
+      return affected;
+    });
   }
 
   setDisabled(name: string, disabled: boolean): void {
@@ -547,6 +651,21 @@ export class SqliteAccountStore implements AccountStore {
 
   // ---- helpers ----
 
+  /**
+   * Inside a write transaction: turns Digest on for the account and replaces all its verifiers with ones made from
+   * `password` for every realm, hash and form of `name`. A few dozen fast hashes: microseconds under the lock.
+   */
+  private writeDigestVerifiers(sid: Sid, name: string, password: string): void {
+    this.q.enableDigest.run(sid);
+    this.q.deleteDigestVerifiers.run(sid);
+    const forms = digestNameForms(name);
+    for (const realm of this.digestRealms()) {
+      for (const hash of DIGEST_HASHES) {
+        for (const form of forms) this.q.insertDigestVerifier.run(sid, realm, hash, form, ha1Verifier(hash, form, realm, password), userhashOf(hash, form, realm));
+      }
+    }
+  }
+
   /** Runs `fn` as one BEGIN IMMEDIATE transaction, committed with the given durability. */
   private write<T>(fn: () => T, synchronous: 'NORMAL' | 'FULL' = 'FULL'): T {
     if (this.synchronous !== synchronous) {
@@ -611,8 +730,13 @@ export class SqliteAccountStore implements AccountStore {
 
 /** The `ntlm` option of createUser and setPassword: only a real boolean, so `"false"` from a script cannot enable it. */
 function checkNtlmOption(value: unknown): boolean {
+  return checkSwitchOption('ntlm', value);
+}
+
+/** A scheme switch option (`ntlm`, `digest`): only a real boolean, so `"false"` from a script cannot enable it. */
+function checkSwitchOption(option: string, value: unknown): boolean {
   if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new Error(`the ntlm option must be true or false, not ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean') throw new Error(`the ${option} option must be true or false, not ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -636,6 +760,7 @@ function toUser(r: UserRow): UserRecord {
     createdAt: r.created_at,
     passwordChangedAt: r.password_changed_at ?? undefined,
     ntlmEnabled: r.ntlm !== 0,
+    digestEnabled: r.digest !== 0,
     stamp: r.stamp,
   });
 }

@@ -6,6 +6,7 @@
 import type { SecurityDescriptor } from '../security/acl-types.js';
 import type { Sid } from '../security/sid.js';
 import type { UserRight } from '../security/token.js';
+import type { DigestHash } from '../auth/digest/algorithms.js';
 
 export interface UserRecord {
   readonly sid: Sid;
@@ -26,6 +27,12 @@ export interface UserRecord {
    * change. Off by default; it can only be turned on together with a password, since the hash is made from it.
    */
   readonly ntlmEnabled: boolean;
+  /**
+   * Digest may log this account on: the store then keeps H(user:realm:password) for every Digest realm, hash and form
+   * of the name (password-equivalent), written with every password change. Off by default; turned on only together
+   * with a password, like NTLM. An enabled account lacks verifiers for realms added after its last password change.
+   */
+  readonly digestEnabled: boolean;
   /** Bumped by every change that must invalidate cached tokens of this user (password, flags, lockout, groups, rights). */
   readonly stamp: number;
 }
@@ -67,11 +74,15 @@ export interface NewUser {
   readonly mustChangePassword?: boolean;
   /** Enable NTLM for the account, storing its NT hash (default false). */
   readonly ntlm?: boolean;
+  /** Enable Digest for the account, storing its Digest verifiers (default false). */
+  readonly digest?: boolean;
 }
 
 export interface SetPasswordOptions {
   /** Enable NTLM (and store the NT hash) with this password; absent or false keeps the account's current setting. */
   readonly ntlm?: boolean;
+  /** Enable Digest (and store its verifiers) with this password; absent or false keeps the account's current setting. */
+  readonly digest?: boolean;
 }
 
 export interface AccountStore {
@@ -94,6 +105,29 @@ export interface AccountStore {
    * no record, so no listing or display can carry it by accident.
    */
   ntHashOf(sid: Sid): Buffer | undefined;
+  /** Turns Digest off for the account and deletes all its Digest verifiers (bumps the stamp when anything changed). */
+  disableDigest(name: string): void;
+  /**
+   * The stored H(nameAsTyped:realm:password) as lower-case hex, for an account with Digest enabled, a realm of the
+   * store, and `nameAsTyped` exactly one of the forms kept for the account's name (as created, lower case, upper case);
+   * else undefined, as for a malformed stored value (fail closed). In no record, like the NT hash.
+   */
+  digestVerifierOf(sid: Sid, realm: string, hash: DigestHash, nameAsTyped: string): string | undefined;
+  /**
+   * The account whose userhash H(name:realm) (RFC 7616 §3.4.4) is `userhashHex` (either case) for one of its name
+   * forms, by index; undefined when none (or, which cannot happen by construction, more than one) matches.
+   */
+  findUserByUserhash(realm: string, hash: DigestHash, userhashHex: string): UserRecord | undefined;
+  /** The realms Digest verifiers are made for, in the order they were added (initially the machine name). */
+  digestRealms(): string[];
+  /**
+   * Adds a realm. Verifiers are made from the password, so Digest accounts get one for it only at their next password
+   * change: returns how many Digest-enabled accounts have none for it yet (all of them). Throws when the realm is
+   * invalid (empty, over 256 characters, a control character, `"` or `\`) or already there.
+   */
+  addDigestRealm(realm: string): number;
+  /** Removes a realm and deletes its verifiers (bumping those accounts' stamps); returns how many accounts had one. */
+  removeDigestRealm(realm: string): number;
   setDisabled(name: string, disabled: boolean): void;
   setPasswordFlags(name: string, flags: { passwordExpired?: boolean; mustChangePassword?: boolean }): void;
   setOsAccount(name: string, osAccount: string | null): void;

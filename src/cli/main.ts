@@ -67,7 +67,8 @@ user
   .option('--group <group>', 'join this group instead of Users (repeatable)', collect, [])
   .option('--must-change', 'the user must change the password at next logon')
   .option('--ntlm', 'enable NTLM: stores the NT hash, which is password-equivalent')
-  .action(async (name: string, opts: { fullName?: string; description?: string; osAccount?: string; group: string[]; mustChange?: boolean; ntlm?: boolean }) =>
+  .option('--digest', 'enable Digest: stores H(user:realm:password) per Digest realm, which is password-equivalent')
+  .action(async (name: string, opts: { fullName?: string; description?: string; osAccount?: string; group: string[]; mustChange?: boolean; ntlm?: boolean; digest?: boolean }) =>
     process.exit(await (await users()).userAddCommand(program.opts(), name, opts)),
   );
 user
@@ -75,7 +76,10 @@ user
   .description("set a user's password (prompt or first line of stdin)")
   .option('--must-change', 'the user must change it at next logon')
   .option('--ntlm', 'also enable NTLM (stores the NT hash, password-equivalent); an enabled account keeps it either way')
-  .action(async (name: string, opts: { mustChange?: boolean; ntlm?: boolean }) => process.exit(await (await users()).userPasswdCommand(program.opts(), name, opts)));
+  .option('--digest', 'also enable Digest (stores its verifiers, password-equivalent); an enabled account keeps it either way')
+  .action(async (name: string, opts: { mustChange?: boolean; ntlm?: boolean; digest?: boolean }) =>
+    process.exit(await (await users()).userPasswdCommand(program.opts(), name, opts)),
+  );
 user
   .command('enable <name>')
   .description('enable a disabled account')
@@ -104,13 +108,37 @@ user
   .action(async (name: string, opts: { json?: boolean }) => process.exit(await (await users()).userShowCommand(program.opts(), name, opts)));
 user
   .command('set <name>')
-  .description("change a user's OS account mapping or turn NTLM off")
+  .description("change a user's OS account mapping or turn NTLM or Digest off")
   .option('--os-account <user>', 'OS account processes for this user run as')
   .option('--no-os-account', 'remove the mapping')
   // --ntlm exists only to explain that enabling needs the password (user passwd NAME --ntlm).
   .option('--ntlm', 'refused: enable NTLM with persona user passwd NAME --ntlm')
   .option('--no-ntlm', 'turn NTLM off and delete the NT hash')
-  .action(async (name: string, opts: { osAccount?: string | false; ntlm?: boolean }) => process.exit(await (await users()).userSetCommand(program.opts(), name, opts)));
+  .option('--digest', 'refused: enable Digest with persona user passwd NAME --digest')
+  .option('--no-digest', 'turn Digest off and delete its verifiers')
+  .action(async (name: string, opts: { osAccount?: string | false; ntlm?: boolean; digest?: boolean }) =>
+    process.exit(await (await users()).userSetCommand(program.opts(), name, opts)),
+  );
+
+// Digest realms (issue 7): the account store makes H(user:realm:password) for each; the list is a store setting.
+const digestRealms = program
+  .command('digest')
+  .description('Digest authentication settings of the account store')
+  .command('realms')
+  .description('the realms Digest verifiers are made for (H(user:realm:password) is password-equivalent)');
+digestRealms
+  .command('list', { isDefault: true })
+  .description('list the realms (the default)')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { json?: boolean }) => process.exit(await (await users()).digestRealmsListCommand(program.opts(), opts)));
+digestRealms
+  .command('add <realm>')
+  .description('add a realm; Digest accounts get verifiers for it at their next password change')
+  .action(async (realm: string) => process.exit(await (await users()).digestRealmsAddCommand(program.opts(), realm)));
+digestRealms
+  .command('remove <realm>')
+  .description('remove a realm and delete its verifiers')
+  .action(async (realm: string) => process.exit(await (await users()).digestRealmsRemoveCommand(program.opts(), realm)));
 
 const group = program.command('group').description('local groups and their members (like net localgroup)');
 group

@@ -22,10 +22,23 @@ export interface UserAddOptions {
   readonly mustChange?: boolean;
   /** Enable NTLM: the NT hash (password-equivalent) is stored with the password. */
   readonly ntlm?: boolean;
+  /** Enable Digest: H(user:realm:password) per Digest realm and hash (password-equivalent) is stored with the password. */
+  readonly digest?: boolean;
 }
 
 /** Said whenever NTLM is turned on: the administrator must know the database now holds a password equivalent. */
 const NTLM_ON_NOTE = 'NTLM enabled: its NT hash is stored, which is password-equivalent (protect the account database)';
+/** The same for Digest, whose verifiers are as good as the password for every Digest realm they are made for. */
+const DIGEST_ON_NOTE =
+  'Digest enabled: H(user:realm:password) is stored for every Digest realm, which is password-equivalent (protect the account database)';
+
+/** After Digest is turned on or its verifiers rewritten: which realms they cover, and what to do when there are none. */
+function digestRealmsNote(store: AccountStore): string {
+  const realms = store.digestRealms();
+  return realms.length === 0
+    ? 'persona: warning: there is no Digest realm, so no Digest verifier was stored; add one with persona digest realms add REALM, then set the password again'
+    : `persona: Digest verifiers stored for the realm(s) ${realms.map((r) => `"${r}"`).join(', ')}`;
+}
 
 export async function userAddCommand(options: GlobalOptions, name: string, opts: UserAddOptions): Promise<number> {
   return withStore(options, async (store) => {
@@ -53,29 +66,38 @@ export async function userAddCommand(options: GlobalOptions, name: string, opts:
       groups,
       mustChangePassword: opts.mustChange === true,
       ntlm: opts.ntlm === true,
+      digest: opts.digest === true,
     });
     warnMissingOsAccount(user.osAccount);
     const joined = store.groupsOf(user.sid).map((g) => store.nameOf(g.sid));
     console.log(`persona: user ${store.nameOf(user.sid)} created (${user.sid}), member of ${joined.length ? joined.join(', ') : 'no group'}`);
     if (user.ntlmEnabled) console.log(`persona: ${NTLM_ON_NOTE}`);
+    if (user.digestEnabled) console.log(`persona: ${DIGEST_ON_NOTE}\n${digestRealmsNote(store)}`);
     return Exit.OK;
   });
 }
 
-export async function userPasswdCommand(options: GlobalOptions, name: string, opts: { readonly mustChange?: boolean; readonly ntlm?: boolean }): Promise<number> {
+export async function userPasswdCommand(
+  options: GlobalOptions,
+  name: string,
+  opts: { readonly mustChange?: boolean; readonly ntlm?: boolean; readonly digest?: boolean },
+): Promise<number> {
   return withStore(options, async (store) => {
     const user = store.findUser(name);
     if (!user) return fail(`no such user: ${name}`);
     const read = await readNewPassword(user.name);
     if ('error' in read) return fail(read.error);
     // Without --ntlm the account keeps its setting: an enabled account gets the new NT hash in the same transaction.
-    await store.setPassword(user.name, read.password, { ntlm: opts.ntlm === true });
+    // The same for Digest: an enabled account gets new verifiers (every realm, hash and name form) in that transaction.
+    await store.setPassword(user.name, read.password, { ntlm: opts.ntlm === true, digest: opts.digest === true });
     // A password an administrator sets is current, as `net user NAME *` makes it, unless asked to force a change.
     store.setPasswordFlags(user.name, { passwordExpired: false, mustChangePassword: opts.mustChange === true });
     const note = opts.mustChange ? '; the user must change it at next logon' : '';
     console.log(`persona: password of ${store.nameOf(user.sid)} changed${note}; tokens cached with the old one are no longer used`);
     if (opts.ntlm === true && !user.ntlmEnabled) console.log(`persona: ${NTLM_ON_NOTE}`);
     else if (store.findUserBySid(user.sid)?.ntlmEnabled) console.log('persona: the NT hash for NTLM was replaced with the new password');
+    if (opts.digest === true && !user.digestEnabled) console.log(`persona: ${DIGEST_ON_NOTE}\n${digestRealmsNote(store)}`);
+    else if (store.findUserBySid(user.sid)?.digestEnabled) console.log(`persona: the Digest verifiers were replaced with the new password\n${digestRealmsNote(store)}`);
     return Exit.OK;
   });
 }
@@ -132,6 +154,8 @@ export interface UserSetOptions {
   readonly osAccount?: string | false;
   /** false (--no-ntlm) turns NTLM off; true is refused here, since enabling needs the password (user passwd --ntlm). */
   readonly ntlm?: boolean;
+  /** false (--no-digest) turns Digest off; true is refused, like --ntlm (user passwd --digest). */
+  readonly digest?: boolean;
 }
 
 export async function userSetCommand(options: GlobalOptions, name: string, opts: UserSetOptions): Promise<number> {
@@ -141,7 +165,10 @@ export async function userSetCommand(options: GlobalOptions, name: string, opts:
     const who = store.nameOf(user.sid);
     // Everything is checked before anything is changed: a refused option leaves the account as it was.
     if (opts.ntlm === true) return fail(`enabling NTLM needs the password (the NT hash is made from it): persona user passwd ${user.name} --ntlm`);
-    if (opts.osAccount === undefined && opts.ntlm === undefined) return fail('nothing to set: give --os-account U, --no-os-account or --no-ntlm');
+    if (opts.digest === true) return fail(`enabling Digest needs the password (its verifiers are made from it): persona user passwd ${user.name} --digest`);
+    if (opts.osAccount === undefined && opts.ntlm === undefined && opts.digest === undefined) {
+      return fail('nothing to set: give --os-account U, --no-os-account, --no-ntlm or --no-digest');
+    }
     if (typeof opts.osAccount === 'string') {
       const problem = osAccountProblem(opts.osAccount);
       if (problem) return fail(problem);
@@ -160,6 +187,14 @@ export async function userSetCommand(options: GlobalOptions, name: string, opts:
         user.ntlmEnabled
           ? `persona: NTLM disabled for ${who}; its NT hash is deleted and NTLM logons now fail`
           : `persona: NTLM was not enabled for ${who}; nothing changed`,
+      );
+    }
+    if (opts.digest === false) {
+      store.disableDigest(user.name);
+      console.log(
+        user.digestEnabled
+          ? `persona: Digest disabled for ${who}; its Digest verifiers are deleted and Digest logons now fail`
+          : `persona: Digest was not enabled for ${who}; nothing changed`,
       );
     }
     return Exit.OK;
@@ -186,9 +221,15 @@ export interface UserView {
   readonly osAccount: string | null;
   /** Whether NTLM may log the account on (its NT hash is stored); never the hash. */
   readonly ntlmEnabled: boolean;
+  /** Whether Digest may log the account on (its Digest verifiers are stored); never a verifier. */
+  readonly digestEnabled: boolean;
 }
 
 export interface UserDetails extends UserView {
+  /** The store's Digest realms the account has verifiers for (empty when Digest is off). */
+  readonly digestRealms: readonly string[];
+  /** The store's Digest realms an enabled account has none for yet (added after its last password change). */
+  readonly digestRealmsPending: readonly string[];
   readonly groups: readonly { readonly sid: Sid; readonly name: string }[];
   /** Rights the account holds at logon, each with the principals it holds them through. */
   readonly rights: readonly { readonly right: UserRight; readonly via: readonly { readonly sid: Sid; readonly name: string }[] }[];
@@ -213,6 +254,7 @@ export function userView(store: AccountStore, user: UserRecord, now: number): Us
     createdAt: user.createdAt,
     osAccount: user.osAccount ?? null,
     ntlmEnabled: user.ntlmEnabled,
+    digestEnabled: user.digestEnabled,
   };
 }
 
@@ -226,7 +268,16 @@ export function userDetails(store: AccountStore, user: UserRecord, now: number):
     const via = grants.filter((g) => g.right === right).map((g) => ({ sid: g.sid, name: store.nameOf(g.sid) }));
     return via.length ? [{ right, via }] : [];
   });
-  return { ...userView(store, user, now), groups, rights };
+  // Which realms have verifiers, asked through the only reader there is; the answer is used as a yes or no, never shown.
+  const realms = user.digestEnabled ? store.digestRealms() : [];
+  const covered = (realm: string) => store.digestVerifierOf(user.sid, realm, 'SHA-256', user.name) !== undefined;
+  return {
+    ...userView(store, user, now),
+    digestRealms: realms.filter(covered),
+    digestRealmsPending: realms.filter((r) => !covered(r)),
+    groups,
+    rights,
+  };
 }
 
 export async function userListCommand(options: GlobalOptions, opts: { readonly json?: boolean }): Promise<number> {
@@ -274,6 +325,7 @@ export async function userShowCommand(options: GlobalOptions, name: string, opts
       ['User must change password', yesNo(d.mustChangePassword)],
       ['OS account', d.osAccount ?? '(none)'],
       ['NTLM', d.ntlmEnabled ? 'enabled (NT hash stored: password-equivalent)' : 'disabled'],
+      ['Digest', digestLine(d)],
       ['Created', d.createdAt],
     ];
     const lines = rows.map(([k, v]) => `${k.padEnd(30)}${v}`);
@@ -286,6 +338,15 @@ export async function userShowCommand(options: GlobalOptions, name: string, opts
     console.log(lines.join('\n'));
     return Exit.OK;
   });
+}
+
+/** The Digest row of `user show`: on or off, the realms covered, the ones waiting for a password change. */
+function digestLine(d: UserDetails): string {
+  if (!d.digestEnabled) return 'disabled';
+  const quoted = (realms: readonly string[]) => realms.map((r) => `"${r}"`).join(', ');
+  const pending = d.digestRealmsPending.length ? `no verifier yet for ${quoted(d.digestRealmsPending)} (set the password again)` : '';
+  if (d.digestRealms.length === 0) return pending ? `enabled; ${pending}` : 'enabled, but there is no Digest realm (persona digest realms add REALM)';
+  return `enabled for realms ${quoted(d.digestRealms)} (verifiers stored: password-equivalent)${pending ? `; ${pending}` : ''}`;
 }
 
 function status(u: UserView): string {
@@ -322,4 +383,43 @@ function warnMissingOsAccount(account: string | undefined): void {
   // `id` asks NSS, so LDAP/SSSD users count too, which reading /etc/passwd would miss.
   const r = spawnSync('id', ['-u', '--', account], { encoding: 'utf8', timeout: 5000 });
   if (r.status !== 0) console.error(`persona: warning: there is no OS account ${account} on this machine yet; processes run as this user will fail until it exists`);
+}
+
+// ---- persona digest realms ----
+
+/** `persona digest realms [list]`: the realms the store makes Digest verifiers for. */
+export async function digestRealmsListCommand(options: GlobalOptions, opts: { readonly json?: boolean }): Promise<number> {
+  return withStore(options, (store) => {
+    const realms = store.digestRealms();
+    if (opts.json) console.log(JSON.stringify(realms));
+    else if (realms.length === 0) console.log('(no Digest realm: Digest logons fail; add one with persona digest realms add REALM)');
+    else console.log(realms.join('\n'));
+    return Exit.OK;
+  });
+}
+
+/** `persona digest realms add REALM`: verifiers for it come with each Digest account's next password change. */
+export async function digestRealmsAddCommand(options: GlobalOptions, realm: string): Promise<number> {
+  return withStore(options, (store) => {
+    const lacking = store.addDigestRealm(realm);
+    console.log(`persona: Digest realm "${realm}" added`);
+    if (lacking > 0) {
+      // Verifiers are made from the password, which the store does not keep: only a password change can add them.
+      const names = store.listUsers().filter((u) => u.digestEnabled).map((u) => u.name);
+      console.log(
+        `persona: ${lacking} account(s) with Digest enabled have no verifier for it until their password is next set (persona user passwd NAME): ${names.join(', ')}`,
+      );
+    }
+    return Exit.OK;
+  });
+}
+
+/** `persona digest realms remove REALM`: its verifiers are deleted at once. */
+export async function digestRealmsRemoveCommand(options: GlobalOptions, realm: string): Promise<number> {
+  return withStore(options, (store) => {
+    const affected = store.removeDigestRealm(realm);
+    console.log(`persona: Digest realm "${realm}" removed; the verifiers of ${affected} account(s) for it are deleted`);
+    if (store.digestRealms().length === 0) console.error('persona: warning: no Digest realm remains, so every Digest logon fails until one is added');
+    return Exit.OK;
+  });
 }

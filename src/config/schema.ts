@@ -12,6 +12,7 @@
  * Later issues add their sections (authentication, cgi, identity…) to `Settings` and nowhere else.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DIGEST_ALGORITHMS, type DigestAlgorithm } from '../auth/digest/algorithms.js';
 
 const strict = { additionalProperties: false } as const;
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
@@ -153,6 +154,41 @@ const AuthenticationSchema = Type.Object(
       ),
       strict,
     ),
+    digest: Type.Partial(
+      Type.Object(
+        {
+          enabled: Type.Boolean({
+            description:
+              'Digest (RFC 7616, RFC 2617), verified against the H(user:realm:password) verifiers of local accounts with Digest enabled (password-equivalent, written when the password is set).',
+          }),
+          realm: Type.String({
+            description:
+              'The realm. Part of every stored verifier: changing it means setting the passwords again. "" = this machine\'s name (IIS sends its computer name when no realm is set).',
+          }),
+          algorithms: Type.Array(Type.Union(DIGEST_ALGORITHMS.map((a) => Type.Literal(a))), {
+            uniqueItems: true,
+            minItems: 1,
+            description: 'Algorithms offered, one challenge line each, always sent strongest first (SHA-512-256, SHA-256, MD5; -sess after each). Default SHA-256, MD5.',
+          }),
+          qop: Type.Array(Type.Union([Type.Literal('auth'), Type.Literal('auth-int')]), {
+            uniqueItems: true,
+            minItems: 1,
+            description: 'Quality of protection offered: auth, and auth-int (also covers the request body, which is then read before authentication). Default auth.',
+          }),
+          userhash: Type.Boolean({ description: 'Ask clients to send H(user:realm) instead of the user name (RFC 7616 §3.4.4). Default false.' }),
+          nonceLifetime: Type.Integer({
+            minimum: 1,
+            maximum: 86_400,
+            description: 'Seconds a nonce stays valid; after that the client gets a new one with stale=true (no new password prompt). Default 300.',
+          }),
+          allowNoQop: Type.Boolean({
+            description: 'Accept MD5 credentials without qop (RFC 2069 clients; no client nonce, weaker against chosen-plaintext). Default false.',
+          }),
+        },
+        strict,
+      ),
+      strict,
+    ),
   },
   strict,
 );
@@ -265,6 +301,7 @@ export interface AuthenticationSettings {
   anonymous: { enabled: boolean; userName: string; password: string; logonMethod: Static<typeof LogonMethodSchema>; passwordSync: boolean };
   basic: { enabled: boolean; realm: string; defaultLogonDomain: string; logonMethod: Static<typeof LogonMethodSchema>; allowCleartext: boolean };
   ntlm: NtlmSettings;
+  digest: DigestSettings;
 }
 
 export type TokenChecking = 'None' | 'Allow' | 'Require';
@@ -275,6 +312,16 @@ export interface NtlmSettings {
   allowAnonymous: boolean;
   tokenChecking: TokenChecking;
   maxClockSkew: number;
+}
+
+export interface DigestSettings {
+  enabled: boolean;
+  realm: string;
+  algorithms: DigestAlgorithm[];
+  qop: ('auth' | 'auth-int')[];
+  userhash: boolean;
+  nonceLifetime: number;
+  allowNoQop: boolean;
 }
 
 const BindingSchema = Type.Object(
@@ -481,6 +528,7 @@ export const BUILTIN_SETTINGS: Settings = {
     anonymous: { enabled: true, userName: 'IUSR', password: '', logonMethod: 'ClearText', passwordSync: false },
     basic: { enabled: false, realm: '', defaultLogonDomain: '', logonMethod: 'ClearText', allowCleartext: false },
     ntlm: { enabled: false, authPersistSingleRequest: false, allowNtlmv1: false, allowAnonymous: false, tokenChecking: 'None', maxClockSkew: 300 },
+    digest: { enabled: false, realm: '', algorithms: ['SHA-256', 'MD5'], qop: ['auth'], userhash: false, nonceLifetime: 300, allowNoQop: false },
   },
   handlers: [],
   cgi: { createProcessAsUser: true, timeout: 900 },

@@ -45,7 +45,7 @@ export async function initDemoSecurity(store: AccountStore, demoRoot: string, po
   const wwwroot = path.join(demoRoot, 'wwwroot');
   const password = process.env.PERSONA_DEMO_PASSWORD || randomBytes(9).toString('base64url');
   if (!store.findUser(DEMO_USER)) {
-    await store.createUser({ name: DEMO_USER, password, fullName: 'Alice (demo)', description: 'Demo account created on first run', groups: ['Users'], ntlm: true });
+    await store.createUser({ name: DEMO_USER, password, fullName: 'Alice (demo)', description: 'Demo account created on first run', groups: ['Users'], ntlm: true, digest: true });
   }
   store.setDescriptor(wwwroot, { dacl: [allow(WellKnownSid.Iusr, SimpleRight.RX)], protected: false });
   store.setDescriptor(path.join(wwwroot, 'secure'), {
@@ -53,7 +53,7 @@ export async function initDemoSecurity(store: AccountStore, demoRoot: string, po
     protected: true,
   });
   return [
-    `demo login: ${DEMO_USER} / ${password}  (NTLM or Basic, http://127.0.0.1:${port}/secure/)`,
+    `demo login: ${DEMO_USER} / ${password}  (NTLM, Digest or Basic, http://127.0.0.1:${port}/secure/)`,
     `  change it: persona user passwd ${DEMO_USER}`,
   ];
 }

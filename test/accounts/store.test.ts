@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { openAccountStore, type SqliteAccountStore } from '../../src/accounts/store.js';
 import { DEFAULT_RIGHTS } from '../../src/accounts/builtin.js';
+import { SCHEMA_VERSION } from '../../src/accounts/database.js';
 import { verifierAlgorithm } from '../../src/accounts/password.js';
 import { WellKnownSid } from '../../src/security/sid.js';
 import type { SecurityDescriptor } from '../../src/security/acl-types.js';
@@ -64,7 +65,7 @@ test(
     const raw = new Database(t.file, { readonly: true });
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(raw.pragma('user_version', { simple: true }), 1);
+      assert.equal(raw.pragma('user_version', { simple: true }), SCHEMA_VERSION);
     } finally {
       raw.close();
     }
@@ -95,7 +96,7 @@ test('opening refuses another machine SID, a foreign SQLite file, a newer schema
   const newer = new Database(file);
   newer.pragma('user_version = 99');
   newer.close();
-  assert.throws(() => openAccountStore(file, MACHINE), /schema version 99, newer than this Persona supports \(1\)/);
+  assert.throws(() => openAccountStore(file, MACHINE), new RegExp(`schema version 99, newer than this Persona supports \\(${SCHEMA_VERSION}\\)`));
   writeFileSync(path.join(dir, 'junk.db'), 'this is not a database at all, just some text that is long enough'.repeat(20));
   assert.throws(() => openAccountStore(path.join(dir, 'junk.db'), MACHINE), /cannot open the account database .*junk\.db/);
   assert.throws(() => openAccountStore(path.join(dir, 'x.db'), { machineName: 'WEB1', machineSid: 'S-1-5-21-01-2' }), /invalid machine SID/);
@@ -146,7 +147,7 @@ test(
     const loner = await store.createUser({ name: 'loner', password: 'pw', groups: [] });
     assert.deepEqual(store.groupsOf(loner.sid), []);
     assert.deepEqual(store.listUsers().map((u) => u.name), ['admin', 'Alice', 'loner']);
-    assert.deepEqual(Object.keys(alice).sort(), ['createdAt', 'description', 'disabled', 'fullName', 'mustChangePassword', 'name', 'ntlmEnabled', 'osAccount', 'passwordChangedAt', 'passwordExpired', 'rid', 'sid', 'stamp']);
+    assert.deepEqual(Object.keys(alice).sort(), ['createdAt', 'description', 'digestEnabled', 'disabled', 'fullName', 'mustChangePassword', 'name', 'ntlmEnabled', 'osAccount', 'passwordChangedAt', 'passwordExpired', 'rid', 'sid', 'stamp']);
     await assert.rejects(store.createUser({ name: 'x', password: 'pw', osAccount: 'bad name' }), /OS account "bad name"/);
     await assert.rejects(store.createUser({ name: 'x', password: 'pw', fullName: 'a\nb' }), /full name contains a control character/);
     await assert.rejects(store.createUser({ name: 'x', password: 'a\ud800' }), /surrogate/);
