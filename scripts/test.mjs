@@ -13,13 +13,16 @@ if (packages !== 0) {
   console.error('npm test: the system packages the tests need are missing (see above); run `npm test` as root to install them.');
   process.exit(packages);
 }
+// tsc never deletes what it compiled from a source that is gone: a stale compiled test would still run.
+rmSync(path.join(root, 'dist/test'), { recursive: true, force: true });
+rmSync(path.join(root, 'dist/.tsbuildinfo'), { force: true });
 if (run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', '.']) !== 0) {
   console.error('npm test: the TypeScript build failed.');
   process.exit(1);
 }
 // Only *.test.js files are tests: node 20 would also run every other .js file under a folder named test (helpers,
 // the child programs crash tests start), so the list is made here.
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 const testFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? testFiles(path.join(dir, e.name)) : e.name.endsWith('.test.js') ? [path.join(dir, e.name)] : [],

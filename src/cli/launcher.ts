@@ -89,7 +89,7 @@ export async function launcherCommand(options: GlobalOptions): Promise<number> {
   const forwardKey = randomBytes(32).toString('hex');
   const cli = fileURLToPath(new URL('./main.js', import.meta.url));
   const launchers = pools.map(
-    (pool) =>
+    (pool, index) =>
       new Launcher(
         {
           pool: pool.name,
@@ -107,6 +107,7 @@ export async function launcherCommand(options: GlobalOptions): Promise<number> {
           },
           configFile: layout.configFile,
           mayBind: pool === front,
+          forkerSocket: path.join(layout.runDirectory, `forker-${index}.sock`),
         },
         log,
       ),

@@ -13,7 +13,7 @@ import { ensureHome, writeRunFile } from '../state/home.js';
 import { processIdentity } from '../filters/host.js';
 import { VERSION } from '../version.js';
 import { currentAccountSpawner } from '../identity/current-account-spawner.js';
-import { brokerSpawner } from '../server/broker.js';
+import { forkerSpawner } from '../identity/forker-spawner.js';
 import { bindThroughLauncher, secretsFromLauncher } from '../server/launcher-protocol.js';
 import { provideSecretFiles } from '../state/secret-files.js';
 import { PoolRouting } from '../server/pool-forwarding.js';
@@ -42,16 +42,18 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
   if (worker) {
     // Files the worker creates (logs, -wal/-shm) stay usable by the launcher, the CLI and the next worker.
     process.umask(0o007);
-    // Without its launcher a worker has no broker and no sockets to reopen: it goes too.
+    // Without its launcher a worker has no forker and no sockets to reopen: it goes too.
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   }
   const layout = layoutFrom(options);
   const state = await ensureHome(layout);
   const log = createOperationalLog({ level: process.env.PERSONA_LOG_LEVEL ?? 'info', file: path.join(layout.logDirectory, 'persona.log') });
   const identity = processIdentity();
-  const spawner = worker
-    ? brokerSpawner({ canSwitchAccounts: true, processAccount: identity.userName, reason: 'the launcher (root) starts processes as other accounts for this worker (spawn broker)' })
-    : currentAccountSpawner();
+  const forkerSocket = process.env.PERSONA_FORKER_SOCKET;
+  const spawner =
+    worker && forkerSocket
+      ? forkerSpawner({ canSwitchAccounts: true, processAccount: identity.userName, reason: "Persona's launcher runs as root: this pool's forker starts processes as their OS accounts (uid, gid and supplementary groups)" }, forkerSocket)
+      : currentAccountSpawner();
   const securityLines: string[] = worker ? firstRunLinesFromLauncher() : [];
   if (worker) provideSecretFiles(await secretsFromLauncher());
   let server: PersonaServer;

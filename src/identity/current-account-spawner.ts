@@ -1,6 +1,6 @@
 /**
- * The spawner of a process that cannot switch OS identity (Persona not running as root, or a worker without the
- * broker): it starts processes as its own account only. Asking for any other account is refused with 403.19 and
+ * The spawner of a process that cannot switch OS identity (Persona not running as root, or a worker without a
+ * forker): it starts processes as its own account only. Asking for any other account is refused with 403.19 and
  * the reason — never run as the wrong user silently (MODEL.md §8).
  */
 import { spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ export function currentAccountSpawner(reasonWhyNoSwitch = 'Persona is not runnin
 
 /**
  * Starts `file args` with the request's environment and cwd, in a new process group (detached), and wraps it as a
- * SpawnedProcess. Shared by the spawners: the setpriv one passes setpriv as `file`.
+ * SpawnedProcess.
  */
 export function startProcess(request: SpawnRequest, account: SpawnedProcess['account'], file: string, args: string[]): Promise<SpawnedProcess | SpawnRefusal> {
   return new Promise((resolve) => {

@@ -1,14 +1,15 @@
 /**
  * Starting processes as an OS account (MODEL.md §8): the contract between the code that needs a process (CGI,
- * FastCGI pools, `spawnAsUser` from handlers) and the only code allowed to switch OS identity (the spawn broker).
+ * FastCGI pools, `spawnAsUser` from handlers) and the only code allowed to switch OS identity (the spawn broker: each
+ * pool's forker, libexec/persona-forker.pl).
  *
  * "As an account" means its uid, its primary gid AND its supplementary groups (Node's spawn({uid, gid}) drops the
- * latter, so switching goes through util-linux `setpriv --init-groups`). A process is started in its own process
- * group so that a timeout can kill everything it started.
+ * latter, so the forker switches between its own fork and exec). A process is started in its own process group so
+ * that a timeout can kill everything it started.
  *
  * Implementations: a spawner that can only start processes as this process's own account (not root: switching is
- * unavailable, and asking for another account is a refusal value, never a silent fallback); the root-side broker
- * (setpriv); and the worker-side client of that broker.
+ * unavailable, and asking for another account is a refusal value, never a silent fallback), and the worker-side
+ * client of its pool's forker (forker-spawner.ts).
  */
 import type { Readable, Writable } from 'node:stream';
 

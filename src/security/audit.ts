@@ -77,7 +77,9 @@ export class AuditLog {
     this.#fd = openSync(file, 'a', 0o600);
     // The mode above applies only to a new file; an existing one made by hand may be wider.
     try {
-      if ((fstatSync(this.#fd).mode & 0o077) !== 0) fchmodSync(this.#fd, 0o600);
+      // Only a regular file: the audit log may be a device (/dev/null, a tty) whose mode is not ours to change.
+      const stat = fstatSync(this.#fd);
+      if (stat.isFile() && (stat.mode & 0o077) !== 0) fchmodSync(this.#fd, 0o600);
     } catch {
       // Not the owner (e.g. a file prepared by an administrator): its permissions are theirs to decide.
     }

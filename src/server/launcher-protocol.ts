@@ -1,5 +1,5 @@
 /**
- * Messages between a worker and its launcher about listening sockets (the broker has its own, marked 'broker').
+ * Messages between a worker and its launcher about listening sockets (processes are the forker's business: src/identity/forker-spawner.ts).
  * The worker asks for (ip, port); the launcher answers with the socket as an IPC handle, or why it could not.
  * Everything from the worker is validated: it runs as a less privileged account.
  */

@@ -1,15 +1,17 @@
 /**
  * The supervisor of one application pool's worker (MODEL.md §8, ARCHITECTURE "Processes"), inside the launcher that
  * `persona serve` is when started as root: it starts the worker as the pool's unprivileged account, opens listening
- * sockets (privileged ports included) for the front worker, hands over TLS files, runs the spawn broker within the
- * pool's replaceProcessToken, and restarts a worker that dies. The launcher handles no request itself.
+ * sockets (privileged ports included) for the front worker, hands over TLS files, runs the pool's forker (the spawn
+ * broker: it starts processes as other accounts within the pool's replaceProcessToken), and restarts a worker that
+ * dies. The launcher handles no request itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { lookupOsAccount } from '../identity/os-accounts.js';
-import { SETPRIV, setprivSpawner } from '../identity/setpriv-spawner.js';
-import { attachBroker } from './broker.js';
+import { SETPRIV } from '../identity/setpriv.js';
+import { Forker } from './forker.js';
+import { guardInternalMessages } from './ipc-guard.js';
 import { readFile } from 'node:fs/promises';
 import { loadConfigFile } from '../config/load.js';
 import { isLauncherRequest, isSecretsRequest, type LauncherReply } from './launcher-protocol.js';
@@ -28,6 +30,8 @@ export interface WorkerSpec {
   readonly configFile: string;
   /** Only the front worker has listening sockets opened for it. */
   readonly mayBind: boolean;
+  /** The pool's forker's socket (the worker finds it in PERSONA_FORKER_SOCKET). */
+  readonly forkerSocket: string;
 }
 
 const RESTARTS_ALLOWED = 5;
@@ -35,7 +39,7 @@ const RESTART_WINDOW_MS = 60_000;
 
 export class Launcher {
   private worker: ChildProcess | undefined;
-  private detachBroker: (() => void) | undefined;
+  private forker: Forker | undefined;
   private stopping = false;
   private exitCode: number | undefined;
   private readonly restarts: number[] = [];
@@ -53,6 +57,22 @@ export class Launcher {
     const account = await lookupOsAccount(this.spec.account);
     if (!account) throw new Error(`application pool ${this.spec.pool} runs as OS account "${this.spec.account}", which does not exist (create it, or set server.applicationPools[].identity)`);
     if (account.uid === 0) throw new Error(`application pool ${this.spec.pool} would run as root ("${this.spec.account}"): requests are never handled as root`);
+    this.forker = new Forker(
+      { pool: this.spec.pool, poolAccount: this.spec.account, replaceProcessToken: this.spec.replaceProcessToken, socket: this.spec.forkerSocket, group: this.spec.stateGid },
+      (event) => {
+        const [first, ...rest] = event.fields;
+        if (event.kind === 'refused') this.log.info({ pool: event.pool, purpose: first, account: rest[0], reason: rest[1] }, 'forker: spawn refused');
+        else if (event.kind === 'restarting') this.log.error({ pool: event.pool, why: first }, 'forker died; restarting it');
+        else this.log.warn({ pool: event.pool, kind: event.kind, reason: event.fields.join(' ') }, 'forker: request refused');
+      },
+      (why) => {
+        this.log.fatal({ pool: this.spec.pool, why }, why);
+        console.error(`persona: ${why}`);
+        this.exitCode = 1;
+        this.signal('SIGTERM');
+      },
+    );
+    await this.forker.start();
     this.startWorker(account.uid, account.gid, [...new Set([...account.groups, this.spec.stateGid])]);
     const child = this.worker!;
     await new Promise<void>((resolve, reject) => {
@@ -75,24 +95,23 @@ export class Launcher {
   private startWorker(uid: number, gid: number, groups: number[]): void {
     const [node, ...args] = this.spec.argv;
     const child = spawn(SETPRIV, [`--reuid=${uid}`, `--regid=${gid}`, `--groups=${groups.join(',')}`, '--inh-caps=-all', '--', node!, ...args], {
-      env: { ...this.spec.env, PERSONA_WORKER: '1' },
+      env: { ...this.spec.env, PERSONA_WORKER: '1', PERSONA_FORKER_SOCKET: this.spec.forkerSocket },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.worker = child;
-    this.detachBroker = attachBroker(child, setprivSpawner(), { pool: this.spec.pool, poolAccount: this.spec.account, replaceProcessToken: this.spec.replaceProcessToken }, {
-      onEvent: (event) => {
-        if (event.kind === 'invalid-message') this.log.warn({ pool: event.pool, reason: event.reason }, 'broker: invalid message from the worker');
-        else if (event.kind === 'refused') this.log.info({ pool: event.pool, purpose: event.purpose, account: event.account, reason: event.refusal.reason }, 'broker: spawn refused');
-      },
-    });
+    guardInternalMessages(child);
+    // setpriv execs node: the pid is the worker's, the one its forker accepts connections from.
+    if (child.pid !== undefined) this.forker?.setWorker(child.pid);
     child.on('message', (message: unknown) => {
       if (isLauncherRequest(message) && this.spec.mayBind) void this.bind(child, message.id, message.ip, message.port);
       else if (isSecretsRequest(message)) void this.sendSecrets(child, message.id);
     });
     child.once('exit', (code, signal) => {
-      this.detachBroker?.();
+      // The forker kills what the dead worker started, and accepts nobody until the next worker.
+      this.forker?.setWorker(0);
       if (this.stopping) {
-        this.exitResolve(code ?? 0);
+        this.forker?.stop();
+        this.exitResolve(this.exitCode ?? code ?? 0);
         return;
       }
       const now = Date.now();
@@ -103,6 +122,7 @@ export class Launcher {
         this.log.fatal({ pool: this.spec.pool, why }, `worker ${why}; ${RESTARTS_ALLOWED} restarts within ${RESTART_WINDOW_MS / 1000} s — giving up`);
         console.error(`persona: the worker ${why} again; giving up after ${RESTARTS_ALLOWED} restarts in ${RESTART_WINDOW_MS / 1000} s`);
         this.exitCode = 1;
+        this.forker?.stop();
         this.exitResolve(1);
         return;
       }
@@ -174,6 +194,9 @@ export class Launcher {
   signal(signal: NodeJS.Signals): void {
     if (signal !== 'SIGHUP') this.stopping = true;
     if (this.worker && this.worker.exitCode === null && this.worker.signalCode === null) this.worker.kill(signal);
-    else if (this.stopping) this.exitResolve(this.exitCode ?? 0);
+    else if (this.stopping) {
+      this.forker?.stop();
+      this.exitResolve(this.exitCode ?? 0);
+    }
   }
 }

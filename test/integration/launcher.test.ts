@@ -16,15 +16,20 @@ import path from 'node:path';
 import { CLI, freePort, get, RunningPersona, startPersona, tempDir } from '../helpers/persona.js';
 
 
-/** The processes whose parent is `pid`, with their uid. */
-function children(pid: number): { pid: number; uid: number }[] {
-  const r = spawnSync('ps', ['-o', 'pid=,uid=', '--ppid', String(pid)], { encoding: 'utf8' });
+/** The processes whose parent is `pid`, with their uid and command line. */
+function allChildren(pid: number): { pid: number; uid: number; args: string }[] {
+  const r = spawnSync('ps', ['-o', 'pid=,uid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
   return r.stdout
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((l) => l.trim().split(/\s+/).map(Number))
-    .map(([p, u]) => ({ pid: p!, uid: u! }));
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)!)
+    .map(([, p, u, args]) => ({ pid: Number(p), uid: Number(u), args: args! }));
+}
+
+/** The launcher's workers (node); its other children are the pools' forkers (root). */
+function children(pid: number): { pid: number; uid: number }[] {
+  return allChildren(pid).filter((c) => !c.args.includes('persona-forker'));
 }
 
 function uidOf(account: string): number {
@@ -68,6 +73,9 @@ sites:
     assert.equal((await get(`http://127.0.0.1:${port}/`)).text, 'hello');
     const workers = children(server.child.pid!);
     assert.equal(workers.length, 1, JSON.stringify(workers));
+    // Besides the worker, only its pool's forker: root, the one process that starts programs as other accounts.
+    const forkers = allChildren(server.child.pid!).filter((c) => c.args.includes('persona-forker'));
+    assert.deepEqual(forkers.map((f) => f.uid), [0], JSON.stringify(allChildren(server.child.pid!)));
     assert.equal(workers[0]!.uid, uidOf('www-data'));
     const status = await readFile(`/proc/${workers[0]!.pid}/status`, 'utf8');
     const groups = /^Groups:\s*(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [];

@@ -3,7 +3,7 @@
  * It matters: whoever can connect to bob's php-cgi can run any script as bob (php-cgi makes its socket mode 0777,
  * so the folder is the only lock).
  *
- * Persona's worker is not root (it runs as its pool's account; only the launcher's spawn broker switches accounts),
+ * Persona's worker is not root (it runs as its pool's account; only its pool's forker, the spawn broker, switches accounts),
  * so it cannot chown a folder to bob. Instead the folder is made BY the account, inside a parent that hands it the
  * worker's group:
  *
