@@ -20,6 +20,10 @@ if (run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '
   console.error('npm test: the TypeScript build failed.');
   process.exit(1);
 }
+if (run(process.execPath, [path.join(root, 'scripts/build-forker.mjs'), '--werror']) !== 0) {
+  console.error('npm test: native/persona-forker.c did not compile.');
+  process.exit(1);
+}
 // Only *.test.js files are tests: node 20 would also run every other .js file under a folder named test (helpers,
 // the child programs crash tests start), so the list is made here.
 import { readdirSync, rmSync } from 'node:fs';

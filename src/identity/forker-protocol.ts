@@ -1,5 +1,5 @@
 /**
- * The wire format between a worker and its pool's forker (libexec/persona-forker.pl, whose header comment is the
+ * The wire format between a worker and its pool's forker (native/persona-forker.c, whose header comment is the
  * protocol's reference): the spawn request a worker sends on a fresh connection, and the lines the forker sends back
  * on the worker's control connection. The worker checks a request here first (`parseSpawnRequest`: the forker checks
  * again, it trusts no worker) so that a caller's mistake is a clear refusal, not a malformed-request event.

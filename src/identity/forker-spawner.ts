@@ -1,5 +1,5 @@
 /**
- * A worker's ProcessSpawner: asks its pool's forker (libexec/persona-forker.pl, root) to start processes as OS
+ * A worker's ProcessSpawner: asks its pool's forker (native/persona-forker.c, root) to start processes as OS
  * accounts. One control connection carries the forker's answers (started/refused), the processes' stderr and exits,
  * and our kill requests; each process gets two connections of its own, which become its stdout and its stdin — so a
  * request body goes from the worker to the program and the response back without any process in between (Apache's

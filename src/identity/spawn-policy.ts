@@ -1,7 +1,7 @@
 /**
  * The pool's right to start processes as other accounts (IIS: a CGI with createProcessAsUser needs the pool identity
  * to hold "Replace a process level token"; without it the pool can only run processes as itself). Pure: the forker
- * (libexec/persona-forker.pl) enforces the same rule with the same words, and `explain` predicts it from here — the
+ * (native/persona-forker.c) enforces the same rule with the same words, and `explain` predicts it from here — the
  * forker tests check that both agree.
  */
 import type { SpawnRefusal } from './spawn.js';

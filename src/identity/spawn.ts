@@ -1,7 +1,7 @@
 /**
  * Starting processes as an OS account (MODEL.md §8): the contract between the code that needs a process (CGI,
  * FastCGI pools, `spawnAsUser` from handlers) and the only code allowed to switch OS identity (the spawn broker: each
- * pool's forker, libexec/persona-forker.pl).
+ * pool's forker, native/persona-forker.c).
  *
  * "As an account" means its uid, its primary gid AND its supplementary groups (Node's spawn({uid, gid}) drops the
  * latter, so the forker switches between its own fork and exec). A process is started in its own process group so

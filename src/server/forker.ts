@@ -1,8 +1,8 @@
 /**
- * The launcher's side of a pool's forker (libexec/persona-forker.pl): starts it as root with an empty inheritable
- * capability set (so nothing it starts can regain a capability through exec), tells it which process is the pool's
- * worker, logs its events, and restarts it if it dies. The forker is the only code that starts processes as other OS
- * accounts (MODEL.md §8: the spawn broker); it applies the pool's policy itself.
+ * The launcher's side of a pool's forker (native/persona-forker.c, compiled into dist/libexec at install): starts it
+ * as root with an empty inheritable capability set (so nothing it starts can regain a capability through exec), tells
+ * it which process is the pool's worker, logs its events, and restarts it if it dies. The forker is the only code that
+ * starts processes as other OS accounts (MODEL.md §8: the spawn broker); it applies the pool's policy itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, rmSync } from 'node:fs';
@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { SETPRIV } from '../identity/setpriv.js';
 import type { SpawnPolicy } from '../identity/spawn-policy.js';
 
-export const PERL = '/usr/bin/perl';
-export const FORKER_SCRIPT = fileURLToPath(new URL('../../../libexec/persona-forker.pl', import.meta.url));
+/** Built by scripts/build-forker.mjs (npm install, npm run build) next to the compiled JavaScript: dist/libexec. */
+export const FORKER_BINARY = fileURLToPath(new URL('../../libexec/persona-forker', import.meta.url));
 
 export interface ForkerOptions extends SpawnPolicy {
   /** The Unix socket the forker listens on (owner root, group `group`, mode 0660). */
@@ -28,7 +28,7 @@ export type ForkerEvent = { readonly kind: string; readonly pool: string; readon
 export function forkerUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'Persona is not running as root, so it cannot start processes as other OS accounts';
   for (const [file, what] of [
-    [PERL, 'perl (Debian package perl-base)'],
+    [FORKER_BINARY, 'the forker, built from native/persona-forker.c at install (run `node scripts/build-forker.mjs`; it needs a C compiler: build-essential)'],
     [SETPRIV, 'setpriv (util-linux)'],
   ] as const) {
     try {
@@ -55,7 +55,9 @@ export class Forker {
   /** Resolves once the forker listens (its socket exists), rejects if it exits first. */
   start(): Promise<void> {
     const o = this.options;
-    const args = ['--inh-caps=-all', '--', PERL, FORKER_SCRIPT, '--socket', o.socket, '--group', String(o.group), '--pool', o.pool, '--pool-account', o.poolAccount, '--replace-process-token', o.replaceProcessToken ? '1' : '0', '--max-live', String(o.maxLive ?? 256)];
+    const unavailable = forkerUnavailableReason();
+    if (unavailable) return Promise.reject(new Error(`the forker of application pool ${o.pool} cannot start: ${unavailable}`));
+    const args = ['--inh-caps=-all', '--', FORKER_BINARY, '--socket', o.socket, '--group', String(o.group), '--pool', o.pool, '--pool-account', o.poolAccount, '--replace-process-token', o.replaceProcessToken ? '1' : '0', '--max-live', String(o.maxLive ?? 256)];
     // A socket left by an earlier run would look like this forker's before it listens.
     rmSync(o.socket, { force: true });
     const child = spawn(SETPRIV, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });

@@ -1,6 +1,6 @@
 /**
  * The wire format between a worker and its pool's forker (src/identity/forker-protocol.ts; the protocol's reference is
- * libexec/persona-forker.pl's header comment). A worker checks its requests before sending (parseSpawnRequest), sends
+ * native/persona-forker.c's header comment). A worker checks its requests before sending (parseSpawnRequest), sends
  * them NUL-separated (encodeSpawnRequest), and splits the forker's control stream into messages (ControlParser), which
  * must come out the same however the stream is cut into chunks, and whose failures are only ControlProtocolError.
  */

@@ -1,5 +1,5 @@
 /**
- * The forker (libexec/persona-forker.pl) for real, as root (as CI runs the suite). The test plays the launcher: it
+ * The forker (native/persona-forker.c, built into dist/libexec) for real, as root (as CI runs the suite). The test plays the launcher: it
  * starts a Forker and a worker program as a `pst-` pool account through setpriv, and tells the forker the worker's pid.
  * The worker starts processes with forkerSpawner (identity, environment, working directory, streams, stderr, kills,
  * limits, the pool policy) and, playing a compromised worker, sends the forker arbitrary and malformed bytes of its own.
@@ -19,7 +19,7 @@ import { connectionPrefix, encodeSpawnRequest, SPAWN_LIMITS } from '../../src/id
 import { SETPRIV } from '../../src/identity/setpriv.js';
 import { spawnPolicyDecision } from '../../src/identity/spawn-policy.js';
 import type { OsAccount, ProcessExit, SpawnRefusal } from '../../src/identity/spawn.js';
-import { Forker, FORKER_SCRIPT, type ForkerEvent, type ForkerOptions } from '../../src/server/forker.js';
+import { Forker, FORKER_BINARY, type ForkerEvent, type ForkerOptions } from '../../src/server/forker.js';
 import { createTestAccounts, idOf, testAccountName, type TestAccounts } from '../helpers/os-accounts.js';
 import { requireRoot } from '../helpers/root.js';
 import { spawnRequest as request } from '../helpers/spawn-request.js';
@@ -81,7 +81,7 @@ function forkerPid(socket: string): number | undefined {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0] === '/usr/bin/perl' && argv[1] === FORKER_SCRIPT && argv.includes(socket) && !processGone(Number(entry))) return Number(entry);
+      if (argv[0] === FORKER_BINARY && argv.includes(socket) && !processGone(Number(entry))) return Number(entry);
     } catch {
       // gone meanwhile
     }
