@@ -58,6 +58,11 @@ export interface BenchCase {
    */
   ntlm?: Credentials;
   /**
+   * The Digest account of the case: Persona makes it with Digest verifiers and protects DIGEST_FOLDER with Digest
+   * only; the pre-flight check answers a challenge (and a wrong password, and a replay) instead of a plain GET.
+   */
+  digest?: Credentials;
+  /**
    * Another case of the same run that Persona's number is divided by (e.g. Basic against anonymous on the same
    * file), with the goal that ratio should reach. Reported after the table.
    */
@@ -95,6 +100,8 @@ export const FILES: readonly BenchFile[] = [
   { path: '/basic/1k.html', bytes: 1024 },
   // under the folder Persona protects with NTLM only
   { path: '/ntlm/1k.html', bytes: 1024 },
+  // under the folder Persona protects with Digest only
+  { path: '/digest/1k.html', bytes: 1024 },
   // the CGI case's script: run by the servers, never served as a file (0755: every OS account may run it)
   { path: '/cgi-bin/hello.cgi', bytes: 0, content: '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nhello\\n"\n', mode: 0o755 },
 ];
@@ -128,6 +135,9 @@ export const BASIC_FOLDER = '/basic';
 /** The folder the NTLM cases' server protects with NTLM (and nothing else): Persona's location. */
 export const NTLM_FOLDER = '/ntlm';
 
+/** The folder the Digest case's server protects with Digest (and nothing else): Persona's location. */
+export const DIGEST_FOLDER = '/digest';
+
 /**
  * A fresh password per run: the account exists only in the run's temporary folder, and wrk's command line (which
  * `ps` shows) carries the header, so a fixed one would be a password published in the repository for nothing.
@@ -136,6 +146,9 @@ const basicAccount: Credentials = { user: 'bench', password: randomBytes(12).toS
 
 /** Its own account (a Basic run may have made `bench` without an NT hash); the password never leaves the run. */
 const ntlmAccount: Credentials = { user: 'ntlmbench', password: randomBytes(12).toString('base64url') };
+
+/** Its own account with Digest verifiers; the password never leaves the run. */
+const digestAccount: Credentials = { user: 'digestbench', password: randomBytes(12).toString('base64url') };
 
 function basicHeader(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.user}:${c.password}`, 'utf8').toString('base64')}`;
@@ -182,6 +195,18 @@ export const CASES: readonly BenchCase[] = [
     headers: {},
     client: { mode: 'ntlm-keepalive', versus: { mode: 'keepalive', path: '/1k.html', sliceMs: 100, goal: 0.9 } },
     ntlm: ntlmAccount,
+    servers: ['persona'],
+  },
+  // Issue 7: Digest on keep-alive connections, one nonce per connection answered with nc 1, 2, 3 … (every request
+  // checked: nonce MAC and age, nc above the last, response hash; the logon behind it from the token cache), against
+  // anonymous keep-alive requests of the same generator in alternating slices, as the NTLM case.
+  {
+    id: '1k-digest',
+    name: '1 KiB Digest, keep-alive, nonce reused with growing nc (Node client)',
+    path: `${DIGEST_FOLDER}/1k.html`,
+    headers: {},
+    client: { mode: 'digest-keepalive', versus: { mode: 'keepalive', path: '/1k.html', sliceMs: 100, goal: 0.8 } },
+    digest: digestAccount,
     servers: ['persona'],
   },
   {

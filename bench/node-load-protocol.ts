@@ -4,11 +4,11 @@ import type { NtlmAccount } from './ntlm-handshake.js';
 
 /** The line prefix of the results on stdout, as the harness's wrk `done` hook prints them. */
 export const LOAD_MARK = 'BENCH_JSON ';
-/** The environment variable that carries the NTLM account's password (never the command line, which `ps` shows). */
+/** The environment variable that carries the NTLM or Digest account's password (never the command line, which `ps` shows). */
 export const PASSWORD_ENV = 'BENCH_LOAD_PASSWORD';
 
 /** The loads it can drive; node-load-worker.ts describes each. */
-export const LOAD_MODES = ['keepalive', 'close', 'ntlm-keepalive', 'ntlm-handshake'] as const;
+export const LOAD_MODES = ['keepalive', 'close', 'ntlm-keepalive', 'ntlm-handshake', 'digest-keepalive'] as const;
 export type LoadMode = (typeof LOAD_MODES)[number];
 
 /** One load: what each of its connections does, on which path, and the bytes every answer must carry. */

@@ -12,6 +12,9 @@
  *                    closes it), then GETs with no Authorization header: the connection is authenticated.
  *  - ntlm-handshake: a new connection per iteration: NEGOTIATE → CHALLENGE → AUTHENTICATE (+ Connection: close)
  *                    → 200 with the body; one iteration counts as one "request" (a handshake).
+ *  - digest-keepalive: each connection gets a Digest challenge before the loop starts (and again if the server
+ *                    closes it), then every GET answers that nonce with the next nc (bench/digest-session.ts): the
+ *                    server verifies nonce, nc and response on each request.
  *
  * With a `versus` load, the two loads take turns in slices (0.5 s by default), each on its own connections: when a
  * slice ends its load stops starting requests, its requests in flight finish uncounted, then the other load runs.
@@ -24,6 +27,7 @@ import { getRequest, Http1Connection, type RawResponse } from './http1-client.js
 import { LatencyHistogram } from './latency.js';
 import type { FromWorker, LoadCounts, LoadSpec, ToWorker, WorkerInput, WorkerResult } from './node-load-protocol.js';
 import { ntlmHandshake } from './ntlm-handshake.js';
+import { DigestSession } from './digest-session.js';
 
 /** How long a stopping loop may take to finish its request in flight before its socket is destroyed. */
 const DRAIN_MS = 5_000;
@@ -160,12 +164,24 @@ class Load {
   }
 
   get keepsAlive(): boolean {
-    return this.spec.mode === 'keepalive' || this.spec.mode === 'ntlm-keepalive';
+    return this.spec.mode === 'keepalive' || this.spec.mode === 'ntlm-keepalive' || this.spec.mode === 'digest-keepalive';
   }
+
+  /** Each Digest connection's session (its nonce and count). */
+  readonly digest = new WeakMap<Http1Connection, DigestSession>();
 
   /** A keep-alive connection ready for the loop: for NTLM, authenticated by a handshake that must end in 200. */
   async ready(): Promise<Http1Connection> {
     const c = await open();
+    if (this.spec.mode === 'digest-keepalive') {
+      try {
+        this.digest.set(c, await DigestSession.start(c, this.spec.path, hostHeader, input.account!));
+      } catch (e) {
+        c.destroy();
+        throw new Error(`the Digest challenge failed: ${(e as Error).message}`);
+      }
+      return c;
+    }
     if (this.spec.mode !== 'ntlm-keepalive') return c;
     const { final } = await ntlmHandshake(c, this.spec.path, hostHeader, input.account!);
     setupHandshakes += 1;
@@ -186,7 +202,7 @@ class Load {
           } catch (e) {
             // a handshake that was answered wrongly is a wrong answer (it voids the number), not a socket error
             const m = (e as Error).message;
-            this.noteError(/^the (NTLM handshake ended|NEGOTIATE)/.test(m) ? 'status' : 'connect', `reconnecting: ${m}`);
+            this.noteError(/^the (NTLM handshake ended|NEGOTIATE|Digest challenge)/.test(m) ? 'status' : 'connect', `reconnecting: ${m}`);
             await sleep(10);
             continue;
           }
@@ -194,7 +210,8 @@ class Load {
         const start = performance.now();
         let r: RawResponse;
         try {
-          r = await c.request(this.plainGet);
+          const session = this.digest.get(c);
+          r = await c.request(session ? session.nextRequest() : this.plainGet);
         } catch (e) {
           if (!stopping) this.noteError('read', (e as Error).message);
           c.destroy();
@@ -264,7 +281,7 @@ async function main(): Promise<void> {
   const versus = input.versus ? new Load(input.versus) : null;
   const loads = versus ? [main, versus] : [main];
   for (const l of loads) {
-    if ((l.spec.mode === 'ntlm-keepalive' || l.spec.mode === 'ntlm-handshake') && !input.account) throw new Error(`mode ${l.spec.mode} needs an account`);
+    if ((l.spec.mode === 'ntlm-keepalive' || l.spec.mode === 'ntlm-handshake' || l.spec.mode === 'digest-keepalive') && !input.account) throw new Error(`mode ${l.spec.mode} needs an account`);
   }
   try {
     // keep-alive connections (and their handshakes) are made before any load runs

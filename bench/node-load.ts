@@ -12,7 +12,7 @@
  * usage: node node-load.js --url URL --mode MODE --expect FILE
  *                          [--versus MODE --versus-path PATH --versus-expect FILE] [--slice-ms 500]
  *                          [--connections 32] [--seconds 5] [--warmup 1] [--threads 1] [--user NAME]
- *   MODE: keepalive | close | ntlm-keepalive | ntlm-handshake
+ *   MODE: keepalive | close | ntlm-keepalive | ntlm-handshake | digest-keepalive
  * The NTLM password comes from the environment (BENCH_LOAD_PASSWORD), never the command line, which `ps` shows.
  * Exit 0 when it measured (errors are in the JSON, for the harness to judge), 1 when it could not set up, 2 on usage.
  */
@@ -69,8 +69,8 @@ const threads = Math.min(whole('threads', values.threads, 1), connections);
 const seconds = whole('seconds', values.seconds, 1);
 const warmup = whole('warmup', values.warmup, 0);
 const password = process.env[PASSWORD_ENV];
-const ntlm = [mainSpec, versusSpec].some((s) => s?.mode.startsWith('ntlm'));
-const account = ntlm ? (values.user && password !== undefined ? { user: values.user, password } : usage(`the NTLM modes need --user and ${PASSWORD_ENV}`)) : null;
+const authenticated = [mainSpec, versusSpec].some((s) => s?.mode.startsWith('ntlm') || s?.mode.startsWith('digest'));
+const account = authenticated ? (values.user && password !== undefined ? { user: values.user, password } : usage(`the NTLM and Digest modes need --user and ${PASSWORD_ENV}`)) : null;
 
 interface Running {
   worker: Worker;

@@ -19,6 +19,7 @@ import { runNodeLoad } from './load-run.js';
 import { machineFacts } from './machine.js';
 import { killLeftovers, leftovers, stopAll, stopTracked, treeRss } from './processes.js';
 import { checkNtlm } from './ntlm-check.js';
+import { checkDigest } from './digest-check.js';
 import { alternationLines, notes, ntlmLines, ratio, ratioLines, referenceRatio, table, versusRatio, type CaseResult } from './report.js';
 import { SERVERS, type BenchEnv, type RunningServer, type ServerDef } from './servers.js';
 import { findExecutable, tail } from './system.js';
@@ -205,7 +206,9 @@ async function measureServer(
       if (!expected) return fail(`case ${c.id} asks for ${c.path}, which is not in FILES and says no expected body`);
       const wrong = c.ntlm
         ? await checkNtlm(base, c.path, c.ntlm, expected)
-        : ((await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null));
+        : c.digest
+          ? await checkDigest(base, c.path, c.digest, expected)
+          : ((await checkBody(`${base}${c.path}`, c.headers, expected)) ?? (c.credentials ? await checkChallenge(`${base}${c.path}`, c.headers) : null));
       if (wrong) return fail(`pre-flight check failed: ${wrong}`);
     }
     for (const c of cases) {
@@ -236,7 +239,7 @@ async function measureServer(
             threads: THREADS,
             seconds,
             warmup,
-            ...(c.ntlm ? { account: c.ntlm } : {}),
+            ...(c.ntlm ? { account: c.ntlm } : c.digest ? { account: c.digest } : {}),
             ...(c.client.versus ? { versus: { ...c.client.versus, expectFile: join(env.www, c.client.versus.path) } } : {}),
             dir: env.tmp,
             tag: `${def.id}-${c.id}`,
@@ -299,6 +302,7 @@ async function main(): Promise<number> {
     isRoot,
     basic: o.cases.find((c) => c.credentials)?.credentials ?? null,
     ntlm: o.cases.find((c) => c.ntlm)?.ntlm ?? null,
+    digest: o.cases.find((c) => c.digest)?.digest ?? null,
     cgi: o.cases.some((c) => c.handler === 'cgi'),
     module: o.cases.some((c) => c.handler === 'module') ? writeModule(tmp) : null,
   };

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BASIC_FOLDER, CGI_FOLDER, MODULE_URL, NTLM_FOLDER } from './cases.js';
+import { BASIC_FOLDER, CGI_FOLDER, DIGEST_FOLDER, MODULE_URL, NTLM_FOLDER } from './cases.js';
 import { freePort } from './ports.js';
 import { startTracked } from './processes.js';
 import type { BenchEnv, ServerDef } from './servers.js';
@@ -30,10 +30,20 @@ const ntlmLocation = [
 ];
 
 /**
+ * The Digest case's folder: anonymous off, Digest on at its defaults (SHA-256 and MD5 offered, qop auth, nonces
+ * valid 300 s, realm = the machine name, which the store keeps verifiers for).
+ */
+const digestLocation = [
+  `      - path: ${DIGEST_FOLDER}`,
+  '        settings:',
+  '          authentication: { anonymous: { enabled: false }, digest: { enabled: true } }',
+];
+
+/**
  * The CGI case's folder: execute access and the `*.cgi` mapping, nothing else. Anonymous, so the script runs as the
  * OS account IUSR maps to (nobody) with cgi.createProcessAsUser at its default (true), as IIS runs a CGI as the
- * request's user. As root that is the real path: the worker (www-data) asks the launcher's spawn broker, which
- * starts the script through setpriv as nobody — a request and two process hops per CGI, on top of the fork.
+ * request's user. As root that is the real path: the worker (www-data) asks its pool's forker (root) over a Unix
+ * socket, which forks, switches to nobody and execs the script with the worker's connections as its stdin and stdout.
  */
 const cgiLocation = [
   `      - path: ${CGI_FOLDER}`,
@@ -79,6 +89,8 @@ function prepare(env: BenchEnv, home: string, config: string): void {
   if (env.basic) admin(env, home, config, ['user', 'add', env.basic.user], `${env.basic.password}\n`);
   // --ntlm stores the NT hash next to the password verifier: an NTLM logon can only check a proof against it
   if (env.ntlm) admin(env, home, config, ['user', 'add', env.ntlm.user, '--ntlm'], `${env.ntlm.password}\n`);
+  // --digest stores H(user:realm:password) for the store's realms (the machine name): what a Digest response is checked with
+  if (env.digest) admin(env, home, config, ['user', 'add', env.digest.user, '--digest'], `${env.digest.password}\n`);
 }
 
 export const persona: ServerDef = {
@@ -106,9 +118,10 @@ export const persona: ServerDef = {
         '  - name: bench',
         `    bindings: [{ protocol: http, ip: 127.0.0.1, port: ${port} }]`,
         `    physicalPath: ${JSON.stringify(env.www)}`,
-        ...(env.basic || env.ntlm || env.cgi || env.module ? ['    locations:'] : []),
+        ...(env.basic || env.ntlm || env.digest || env.cgi || env.module ? ['    locations:'] : []),
         ...(env.basic ? basicLocation : []),
         ...(env.ntlm ? ntlmLocation : []),
+        ...(env.digest ? digestLocation : []),
         ...(env.cgi ? cgiLocation : []),
         ...(env.module ? moduleLocation(env.module) : []),
         '',

@@ -27,6 +27,8 @@ export interface BenchEnv {
    * protects cases.ts NTLM_FOLDER with NTLM only.
    */
   ntlm: Credentials | null;
+  /** The account of the Digest case when selected: Persona makes it with Digest verifiers and protects DIGEST_FOLDER. */
+  digest: Credentials | null;
   /** A selected case runs cases.ts CGI_FOLDER's `*.cgi` as CGI: the servers map it (and do nothing of it otherwise). */
   cgi: boolean;
   /** The JS handler module's file when a selected case needs it (Persona maps cases.ts MODULE_URL to it), else null. */

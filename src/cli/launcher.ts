@@ -65,6 +65,7 @@ export async function launcherCommand(options: GlobalOptions): Promise<number> {
       home: layout.home,
       configFile: layout.configFile,
       machineFile: layout.machineFile,
+      digestKeyFile: layout.digestKeyFile,
       logDirectory: layout.logDirectory,
       runDirectory: layout.runDirectory,
       accountsDatabase: databaseFile,

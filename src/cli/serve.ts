@@ -66,7 +66,7 @@ export async function serveCommand(options: GlobalOptions): Promise<number> {
       ...poolOptions(worker),
       openSecurity: (config) => {
         const databaseFile = config.server.accountsDatabase ?? path.join(layout.home, 'accounts.db');
-        const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash });
+        const security = openSecurity({ databaseFile, machine: state.machine, auditFile: config.server.auditLog, tokenTtlMs: config.server.userTokenTtlMs, processUser: identity.userName, passwordHash: config.server.passwordHash, digestKey: state.digestKey });
         if (security.created) securityLines.push(`account store ${databaseFile} (root ACL: Administrators and SYSTEM full control, Users read & execute)`);
         return security;
       },

@@ -18,6 +18,11 @@ export interface SecurityServices {
   readonly machineName: string;
   /** The OS account this process runs as: the process identity's account. */
   readonly processUser: string;
+  /**
+   * The installation's Digest nonce key (src/state/digest-key.ts), shared by all workers and kept across restarts.
+   * Absent (tests, embedded use): Digest uses a per-process key.
+   */
+  readonly digestKey?: Buffer;
 }
 
 export function openSecurity(options: {
@@ -27,6 +32,7 @@ export function openSecurity(options: {
   readonly tokenTtlMs: number;
   readonly processUser: string;
   readonly passwordHash?: 'scrypt' | 'argon2id';
+  readonly digestKey?: Buffer;
 }): SecurityServices & { readonly created: boolean } {
   const { store, created } = openInitialisedStore(options.databaseFile, { machineName: options.machine.machineName, machineSid: options.machine.machineSid }, options.passwordHash);
   return {
@@ -37,6 +43,7 @@ export function openSecurity(options: {
     acl: new AclResolver(store),
     machineName: options.machine.machineName,
     processUser: options.processUser,
+    ...(options.digestKey !== undefined && { digestKey: options.digestKey }),
   };
 }
 

@@ -41,6 +41,7 @@ sites:
         # Anonymous requests run as IUSR; where the ACL denies IUSR (the secure folder) the browser is asked to log on.
         anonymous: { enabled: true, userName: IUSR }
         ntlm: { enabled: true }                         # Windows challenge/response, one handshake per connection
+        digest: { enabled: true }                       # RFC 7616: SHA-256 and MD5; realm = this machine's name
         basic: { enabled: true, realm: Persona demo }   # over plain HTTP only from this machine
       httpErrors:
         # Remote clients get this page for a plain 404; clients on this machine get the detailed page.

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../version.js';
 import { defaultConfigText } from './default-config.js';
+import { digestKeyFile, ensureDigestKey } from './digest-key.js';
 import { ensureMachineIdentity, type MachineIdentity } from './machine.js';
 
 export interface HomeLayout {
@@ -19,6 +20,8 @@ export interface HomeLayout {
   readonly pidFile: string;
   readonly statusFile: string;
   readonly machineFile: string;
+  /** The Digest nonce key (32 random bytes, shared by all workers): src/state/digest-key.ts. */
+  readonly digestKeyFile: string;
   readonly demoRoot: string;
 }
 
@@ -40,6 +43,7 @@ export function homeLayout(home: string, configFile?: string): HomeLayout {
     pidFile: path.join(home, 'run', 'persona.pid'),
     statusFile: path.join(home, 'run', 'status.json'),
     machineFile: path.join(home, 'machine.json'),
+    digestKeyFile: digestKeyFile(home),
     demoRoot: path.join(home, 'demo'),
   };
 }
@@ -47,6 +51,7 @@ export function homeLayout(home: string, configFile?: string): HomeLayout {
 export interface HomeState {
   readonly layout: HomeLayout;
   readonly machine: MachineIdentity;
+  readonly digestKey: Buffer;
   /** What this start created (empty on later starts). */
   readonly created: readonly string[];
 }
@@ -74,6 +79,8 @@ export async function ensureHome(layout: HomeLayout): Promise<HomeState> {
   await mkdir(layout.runDirectory, { recursive: true });
   const machine = await ensureMachineIdentity(layout.machineFile);
   if (machine.created) created.push(`machine identity ${layout.machineFile} (${machine.identity.machineName}, ${machine.identity.machineSid})`);
+  const digestKey = await ensureDigestKey(layout.digestKeyFile);
+  if (digestKey.created) created.push(`Digest nonce key ${layout.digestKeyFile}`);
   const defaultConfig = layout.configFile === path.join(layout.home, 'persona.yaml');
   if (defaultConfig && !existsSync(layout.demoRoot)) {
     const source = fileURLToPath(new URL('demo/', PACKAGE_ROOT));
@@ -82,7 +89,7 @@ export async function ensureHome(layout: HomeLayout): Promise<HomeState> {
     created.push(`demo site ${layout.demoRoot}`);
   }
   if (defaultConfig && (await writeNew(layout.configFile, defaultConfigText()))) created.push(`configuration ${layout.configFile}`);
-  return { layout, machine: machine.identity, created };
+  return { layout, machine: machine.identity, digestKey: digestKey.key, created };
 }
 
 export async function writeRunFile(file: string, content: string): Promise<void> {

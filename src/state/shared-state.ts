@@ -50,6 +50,8 @@ export interface SharedPaths {
   readonly home: string;
   readonly configFile: string;
   readonly machineFile: string;
+  /** Read by every worker (nonces must validate in any of them); absent for callers that predate Digest. */
+  readonly digestKeyFile?: string;
   readonly logDirectory: string;
   readonly runDirectory: string;
   readonly accountsDatabase: string;
@@ -68,4 +70,5 @@ export async function shareStateWithWorkers(paths: SharedPaths, gid: number): Pr
   // Read, not write: workers never change the configuration or the machine identity.
   await share(paths.configFile, gid, false, 0o040);
   await share(paths.machineFile, gid, false, 0o040);
+  if (paths.digestKeyFile !== undefined) await share(paths.digestKeyFile, gid, false, 0o040);
 }

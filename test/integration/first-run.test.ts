@@ -40,8 +40,12 @@ test('first start creates the state folder and serves the demo site; a second st
     const anonymous = await get(`http://127.0.0.1:${port}/secure/`);
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.text, /401\.2/);
-    // NTLM first (IIS's order), then Basic; node joins the two header lines with ", ".
-    assert.equal(anonymous.headers['www-authenticate'], 'NTLM, Basic realm="Persona demo", charset="UTF-8"');
+    // NTLM first (IIS's order), then Digest (SHA-256, then MD5, realm = the machine name, one fresh nonce), then Basic;
+    // node joins the header lines with ", ".
+    assert.match(
+      String(anonymous.headers['www-authenticate']),
+      /^NTLM, Digest realm="[^"]+", qop="auth", algorithm=SHA-256, nonce="([\w-]+)", opaque="[\w-]+", charset=UTF-8, Digest realm="[^"]+", qop="auth", algorithm=MD5, nonce="\1", opaque="[\w-]+", charset=UTF-8, Basic realm="Persona demo", charset="UTF-8"$/,
+    );
     const basic = (user: string, pw: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
     const loggedOn = await get(`http://127.0.0.1:${port}/secure/`, basic('alice', password));
     assert.equal(loggedOn.status, 200);

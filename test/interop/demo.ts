@@ -25,10 +25,25 @@ export interface Demo {
 
 export interface DemoOptions {
   /**
-   * The demo offers NTLM and Basic; Basic-only turns NTLM off in the generated persona.yaml (then restarts), for the
-   * suites about Basic: a client that prefers NTLM would otherwise never send Basic.
+   * The demo offers NTLM, Digest and Basic; Basic-only turns NTLM and Digest off in the generated persona.yaml (then
+   * restarts), for the suites about Basic: a client that prefers another scheme would otherwise never send Basic.
    */
   readonly basicOnly?: boolean;
+  /** Digest only (NTLM and Basic off): every client answers Digest (Java and Chromium prefer NTLM otherwise). */
+  readonly digestOnly?: boolean;
+  /** Digest off: the demo as the NTLM suite knows it (NTLM, then Basic); Java would pick Digest over NTLM. */
+  readonly noDigest?: boolean;
+}
+
+/** The edits each option makes to the generated persona.yaml: [what the line says, what it becomes]. */
+function demoEdits(options: DemoOptions): [RegExp, string][] {
+  const ntlmOff: [RegExp, string] = [/ntlm: \{ enabled: true \}/, 'ntlm: { enabled: false }'];
+  const digestOff: [RegExp, string] = [/digest: \{ enabled: true \}/, 'digest: { enabled: false }'];
+  const basicOff: [RegExp, string] = [/basic: \{ enabled: true,/, 'basic: { enabled: false,'];
+  if (options.basicOnly) return [ntlmOff, digestOff];
+  if (options.digestOnly) return [ntlmOff, basicOff];
+  if (options.noDigest) return [digestOff];
+  return [];
 }
 
 export async function startDemo(password: string, options: DemoOptions = {}): Promise<Demo> {
@@ -39,12 +54,16 @@ export async function startDemo(password: string, options: DemoOptions = {}): Pr
   const env = { PERSONA_DEMO_PORT: String(port), PERSONA_DEMO_PASSWORD: password };
   try {
     server = await startPersona(undefined, { home, env });
-    if (options.basicOnly) {
+    const edits = demoEdits(options);
+    if (edits.length > 0) {
       await server.stop();
       const file = path.join(home, 'persona.yaml');
       const yaml = await readFile(file, 'utf8');
-      const edited = yaml.replace(/ntlm: \{ enabled: true \}/, 'ntlm: { enabled: false }');
-      if (edited === yaml) throw new Error(`the demo's persona.yaml no longer holds "ntlm: { enabled: true }":\n${yaml}`);
+      let edited = yaml;
+      for (const [line, replacement] of edits) {
+        if (!line.test(edited)) throw new Error(`the demo's persona.yaml no longer matches ${line}:\n${yaml}`);
+        edited = edited.replace(line, replacement);
+      }
       await writeFile(file, edited);
       const firstRun = server.output;
       server = await startPersona(undefined, { home, env });

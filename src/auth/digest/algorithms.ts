@@ -5,7 +5,7 @@
  * The verifier H(user ":" realm ":" password) is password-equivalent for Digest (whoever holds it can answer any
  * challenge for that realm and hash), which is why the store only writes it for accounts with Digest enabled.
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess' | 'SHA-512-256' | 'SHA-512-256-sess';
 export type DigestHash = 'MD5' | 'SHA-256' | 'SHA-512-256';
@@ -42,9 +42,10 @@ export function isSession(algorithm: DigestAlgorithm): boolean {
  * "md5-sess"); undefined for names we do not implement.
  */
 export function algorithmFromName(name: string): DigestAlgorithm | undefined {
-  const lower = name.toLowerCase();
-  return DIGEST_ALGORITHMS.find((a) => a.toLowerCase() === lower);
+  // Asked several times per request: the exact spelling first, then one lower-casing and a map lookup.
+  return BY_NAME.get(name) ?? BY_NAME.get(name.toLowerCase());
 }
+const BY_NAME: ReadonlyMap<string, DigestAlgorithm> = new Map(DIGEST_ALGORITHMS.flatMap((a) => [[a, a] as const, [a.toLowerCase(), a] as const]));
 
 /** Sort key: lower is stronger. */
 export function algorithmRank(algorithm: DigestAlgorithm): number {
@@ -56,9 +57,12 @@ export function strongestFirst(algorithms: readonly DigestAlgorithm[]): DigestAl
   return [...new Set(algorithms)].sort((a, b) => algorithmRank(a) - algorithmRank(b));
 }
 
-/** H(data) as lower-case hex; strings are hashed as UTF-8 (RFC 7616 §3.4.4 with charset=UTF-8). */
+/**
+ * H(data) as lower-case hex; strings are hashed as UTF-8 (RFC 7616 §3.4.4 with charset=UTF-8). Node's one-shot
+ * crypto.hash: a few times faster than a Hash object for these short inputs, and every Digest request hashes twice.
+ */
 export function digestHex(hash: DigestHash, data: string | Buffer): string {
-  return createHash(NODE_HASH[hash]).update(data).digest('hex');
+  return oneShotHash(NODE_HASH[hash], data, 'hex');
 }
 
 /** The stored verifier: H(user ":" realm ":" password) over UTF-8 (RFC 7616 §3.4.2, A1 without "-sess"). */

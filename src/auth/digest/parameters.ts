@@ -34,6 +34,12 @@ export const MAX_AUTH_PARAMS = 64;
 export const MAX_AUTH_PARAMS_LENGTH = 16 * 1024;
 
 const TCHAR = /[!#$%&'*+.^_`|~0-9A-Za-z-]/;
+/**
+ * One well-formed parameter at lastIndex: token BWS "=" BWS, then a quoted-string (qdtext: HTAB, SP, VCHAR except
+ * DQUOTE and backslash, obs-text; quoted-pair: backslash and HTAB, SP, VCHAR or obs-text) or a loose value (VCHAR
+ * except DQUOTE, comma, backslash) — the same classes as isQuotableChar and isLooseValueChar.
+ */
+const WELL_FORMED = /[ \t,]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*=[ \t]*(?:"((?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*)"|([\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+))[ \t]*/y;
 
 function isTchar(c: string): boolean {
   return TCHAR.test(c);
@@ -60,57 +66,84 @@ export function parseAuthParams(input: string): AuthParamsResult {
   const n = input.length;
   let i = 0;
   for (;;) {
+    // Fast path for a well-formed parameter (what clients send on every request): one sticky regular expression
+    // instead of the character loops below, covering the list separators before it and the whitespace after it. It
+    // accepts exactly what the loops accept for one parameter, with the same value; anything else, every error
+    // included, goes through the loops, which say what is wrong.
+    WELL_FORMED.lastIndex = i;
+    const m = WELL_FORMED.exec(input);
+    if (m) {
+      const name = m[1] as string;
+      const key = /[A-Z]/.test(name) ? name.toLowerCase() : name;
+      const text = m[2];
+      const value = text === undefined ? (m[3] as string) : text.includes('\\') ? text.replace(/\\([\s\S])/g, '$1') : text;
+      if (params.has(key) || params.size >= MAX_AUTH_PARAMS) {
+        const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+        return { error: params.has(key) ? `parameter "${shown}" occurs more than once` : `more than ${MAX_AUTH_PARAMS} parameters` };
+      }
+      params.set(key, { value, quoted: text !== undefined });
+      i = WELL_FORMED.lastIndex;
+      if (i >= n) break;
+      if (input.charCodeAt(i) === 0x2c) continue;
+      const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+      return { error: `expected "," after parameter "${shown}" (offset ${i})` };
+    }
+
     // Leading whitespace and empty list elements (",,") are allowed by the list rule.
     while (i < n && (isWhitespace(input[i]) || input[i] === ',')) i++;
     if (i >= n) break;
 
-    const nameStart = i;
-    while (i < n && isTchar(input[i] as string)) i++;
-    if (i === nameStart) return { error: `expected a parameter name at offset ${i}` };
-    const name = input.slice(nameStart, i).toLowerCase();
-    // Names are tchar only (safe in a log line); a long one is cut so a reason stays short.
-    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-
-    while (i < n && isWhitespace(input[i])) i++;
-    if (input[i] !== '=') return { error: `parameter "${shown}" has no "=" (offset ${i})` };
-    i++;
-    while (i < n && isWhitespace(input[i])) i++;
-
+    let name: string;
+    let shown: string;
     let value: string;
     let quoted: boolean;
-    if (input[i] === '"') {
-      quoted = true;
+    {
+      const nameStart = i;
+      while (i < n && isTchar(input[i] as string)) i++;
+      if (i === nameStart) return { error: `expected a parameter name at offset ${i}` };
+      name = input.slice(nameStart, i).toLowerCase();
+      // Names are tchar only (safe in a log line); a long one is cut so a reason stays short.
+      shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+
+      while (i < n && isWhitespace(input[i])) i++;
+      if (input[i] !== '=') return { error: `parameter "${shown}" has no "=" (offset ${i})` };
       i++;
-      let text = '';
-      let closed = false;
-      while (i < n) {
-        const c = input[i] as string;
-        const code = c.charCodeAt(0);
-        if (c === '"') {
-          closed = true;
-          i++;
-          break;
-        }
-        if (c === '\\') {
-          const next = input[i + 1];
-          if (next === undefined) break;
-          if (!isQuotableChar(next.charCodeAt(0))) return { error: `parameter "${shown}" quotes a character a quoted string cannot hold (offset ${i + 1})` };
-          text += next;
-          i += 2;
-          continue;
-        }
-        if (!isQuotableChar(code)) return { error: `parameter "${shown}" holds a character a quoted string cannot hold (offset ${i})` };
-        text += c;
+      while (i < n && isWhitespace(input[i])) i++;
+
+      if (input[i] === '"') {
+        quoted = true;
         i++;
+        let text = '';
+        let closed = false;
+        while (i < n) {
+          const c = input[i] as string;
+          const code = c.charCodeAt(0);
+          if (c === '"') {
+            closed = true;
+            i++;
+            break;
+          }
+          if (c === '\\') {
+            const next = input[i + 1];
+            if (next === undefined) break;
+            if (!isQuotableChar(next.charCodeAt(0))) return { error: `parameter "${shown}" quotes a character a quoted string cannot hold (offset ${i + 1})` };
+            text += next;
+            i += 2;
+            continue;
+          }
+          if (!isQuotableChar(code)) return { error: `parameter "${shown}" holds a character a quoted string cannot hold (offset ${i})` };
+          text += c;
+          i++;
+        }
+        if (!closed) return { error: `parameter "${shown}" has an unterminated quoted string` };
+        value = text;
+      } else {
+        quoted = false;
+        const valueStart = i;
+        while (i < n && isLooseValueChar(input.charCodeAt(i))) i++;
+        if (i === valueStart) return { error: `parameter "${shown}" has no value (offset ${i})` };
+        value = input.slice(valueStart, i);
       }
-      if (!closed) return { error: `parameter "${shown}" has an unterminated quoted string` };
-      value = text;
-    } else {
-      quoted = false;
-      const valueStart = i;
-      while (i < n && isLooseValueChar(input.charCodeAt(i))) i++;
-      if (i === valueStart) return { error: `parameter "${shown}" has no value (offset ${i})` };
-      value = input.slice(valueStart, i);
     }
 
     if (params.has(name)) return { error: `parameter "${shown}" occurs more than once` };

@@ -49,13 +49,32 @@ export function credentialsHash(credentials: Pick<DigestCredentials, 'algorithm'
   return algorithm && hashOf(algorithm);
 }
 
-/** Latin1 bytes for strings of header characters; UTF-8 for text that has characters a header cannot hold. */
-function wireBytes(text: string): Buffer {
+/**
+ * Latin1 bytes for strings of header characters; UTF-8 for text that has characters a header cannot hold. ASCII
+ * (all a conforming client sends) is the same in both and is handed over as the string, saving a copy.
+ */
+function wireBytes(text: string): string | Buffer {
+  if (!/[^\x00-\x7f]/.test(text)) return text;
   return /[^\x00-\xff]/.test(text) ? Buffer.from(text, 'utf8') : Buffer.from(text, 'latin1');
 }
 
 function h(hash: DigestHash, text: string): string {
   return digestHex(hash, wireBytes(text));
+}
+
+// H(A2) = H(method ":" uri) is the same for every request a keep-alive client makes to one URL: kept for the last
+// few hundred (method, uri) pairs per hash, so such requests hash once (the response) instead of twice.
+const HA2_CACHE_SIZE = 512;
+const ha2Cache = new Map<string, string>();
+function ha2Of(hash: DigestHash, a2: string): string {
+  const key = `${hash}\u0000${a2}`;
+  let value = ha2Cache.get(key);
+  if (value === undefined) {
+    value = h(hash, a2);
+    if (ha2Cache.size >= HA2_CACHE_SIZE) ha2Cache.delete(ha2Cache.keys().next().value as string);
+    ha2Cache.set(key, value);
+  }
+  return value;
 }
 
 export interface DigestResponseInput {
@@ -81,7 +100,8 @@ export function responseFor(r: DigestResponseInput): string {
   const ha1 = r.ha1.toLowerCase();
   const sessionKey = isSession(r.algorithm) ? h(hash, `${ha1}:${r.nonce}:${r.cnonce ?? ''}`) : ha1;
   const a2 = r.qop === 'auth-int' ? `${r.method}:${r.uri}:${(r.entityBodyHash ?? '').toLowerCase()}` : `${r.method}:${r.uri}`;
-  const ha2 = h(hash, a2);
+  // auth-int's A2 holds the body hash: different for every body, not worth keeping.
+  const ha2 = r.qop === 'auth-int' ? h(hash, a2) : ha2Of(hash, a2);
   return r.qop === undefined
     ? h(hash, `${sessionKey}:${r.nonce}:${ha2}`)
     : h(hash, `${sessionKey}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:${r.qop}:${ha2}`);

@@ -1,8 +1,8 @@
 /**
  * Stage `authenticateRequest`: turn the request's credentials into a token (MODEL.md §3, §5), or refuse.
  *
- * - An Authorization header is handled by the provider of its scheme (Basic here; NTLM, Digest, Negotiate and
- *   certificates join as providers). Credentials of a scheme this URL does not enable are ignored where anonymous
+ * - An Authorization header is handled by the provider of its scheme (Basic here; NTLM and Digest in src/auth;
+ *   Negotiate and certificates join as providers). Credentials of a scheme this URL does not enable are ignored where anonymous
  *   access is on, and refused with 401.2 and the challenges where it is off.
  * - Without one, the request is anonymous when anonymous authentication is enabled (IUSR, a configured account, or
  *   the process identity), else 401.2 with one challenge per enabled scheme.
@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AuthenticationSettings } from '../../config/schema.js';
-import { basicUsable } from '../../auth/challenges.js';
+import { basicUsable, freshChallenges } from '../../auth/challenges.js';
+import { digest } from '../../auth/digest/provider.js';
 import { parseAuthorization } from '../../auth/credentials-header.js';
 import { parseBasicCredentials } from '../../auth/basic-credentials.js';
 import { connectionToken, ntlm } from '../../auth/ntlm/provider.js';
@@ -35,17 +36,32 @@ export interface AuthenticationInput {
   readonly traceId: string;
   /** The request's host name without the port (NTLM keeps a connection's logon for one host). */
   readonly host: string;
-  /** challengesFor(settings, connection, host): computed once by the pipeline, used here and by authorization. */
+  /**
+   * challengesFor(settings, connection, host, security): computed once by the pipeline, used here and by
+   * authorization. Memoised lines: a 401 sends them through freshChallenges (Digest lines get a new nonce).
+   */
   readonly challenges: readonly string[];
 }
 
-/** A 401 carrying the challenges the client may answer. */
+/** A 401 carrying the challenges the client may answer (Digest lines with a fresh nonce). */
 export function unauthorized(substatus: number, reason: string, challenges: readonly string[], win32 = substatus === 1 ? Win32.LOGON_FAILURE : Win32.ACCESS_DENIED): HttpError {
-  return httpError(401, substatus, reason, win32, challenges.length ? { 'WWW-Authenticate': [...challenges] } : undefined);
+  const lines = freshChallenges(challenges);
+  return httpError(401, substatus, reason, win32, lines.length ? { 'WWW-Authenticate': lines } : undefined);
 }
 
 export function enabledSchemes(settings: AuthenticationSettings): string[] {
-  return [...(settings.anonymous.enabled ? ['Anonymous'] : []), ...(settings.ntlm.enabled ? ['NTLM'] : []), ...(settings.basic.enabled ? ['Basic'] : [])];
+  return [
+    ...(settings.anonymous.enabled ? ['Anonymous'] : []),
+    ...(settings.ntlm.enabled ? ['NTLM'] : []),
+    ...(settings.digest.enabled ? ['Digest'] : []),
+    ...(settings.basic.enabled ? ['Basic'] : []),
+  ];
+}
+
+/** Whether the request carries a body (qop=auth-int would have to hash it). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && Number(length) !== 0);
 }
 
 /** Synchronous when the answer needs no logon (a token-cache hit, IUSR, the process identity): most requests. */
@@ -67,7 +83,25 @@ export function authenticateRequest(input: AuthenticationInput, security: Securi
       return basic(credentials.rest, input, security, challenges);
     }
     if (credentials.schemeLower === 'ntlm' && settings.ntlm.enabled) {
-      return ntlm(credentials.rest, { connection, settings: settings.ntlm, host: input.host, challenges, traceId: input.traceId, now: Date.now() }, security);
+      // The NTLM provider sends the lines as they are: rendered here (handshake legs are few; Digest needs new nonces).
+      return ntlm(credentials.rest, { connection, settings: settings.ntlm, host: input.host, challenges: freshChallenges(challenges), traceId: input.traceId, now: Date.now() }, security);
+    }
+    if (credentials.schemeLower === 'digest' && settings.digest.enabled) {
+      return digest(
+        credentials.rest,
+        {
+          connection,
+          settings: settings.digest,
+          method: req.method ?? 'GET',
+          requestTarget: req.url ?? '',
+          host: req.headers.host,
+          hasBody: hasBody(req),
+          challenges,
+          traceId: input.traceId,
+          now: Date.now(),
+        },
+        security,
+      );
     }
     // Credentials for a scheme this URL does not enable are not an identity here. Where anonymous access is on
     // they are ignored (a browser may send Basic credentials it cached for another path of the site); else 401.2.
