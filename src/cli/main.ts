@@ -12,12 +12,14 @@ const serveCommand = async (o: object) => (await import('./serve.js')).serveComm
 const configTestCommand = async (o: object) => (await import('./config.js')).configTestCommand(o);
 const configShowCommand = async (o: object, a: { url: string; json?: boolean }) => (await import('./config.js')).configShowCommand(o, a);
 const reloadCommand = async (o: object) => (await import('./reload.js')).reloadCommand(o);
+const explainCommand = async (o: object, url: string, a: object) => (await import('./explain.js')).explainCommand(o, url, a);
 const users = () => import('./users.js');
 const groups = () => import('./groups.js');
 const rights = () => import('./rights.js');
 const lockout = () => import('./lockout.js');
 const acl = () => import('./acl.js');
 const audit = () => import('./audit.js');
+const trace = () => import('./trace.js');
 
 /** Option values that must be whole numbers ≥ 0; anything else is a usage error (exit 2), like an unknown option. */
 function count(value: string): number {
@@ -50,6 +52,16 @@ config
   .requiredOption('--url <url>', 'absolute URL, e.g. http://127.0.0.1:8080/files/')
   .option('--json', 'machine-readable output')
   .action(async (opts: { url: string; json?: boolean }) => process.exit(await configShowCommand(program.opts(), opts)));
+
+program
+  .command('explain <url>')
+  .description('which identity runs the code for a URL, and why: site, filtering, challenges, token, access checks, code identities')
+  .option('--as <user>', 'log on as this local user (with the scheme a browser would pick, or --scheme)')
+  .option('--anonymous', 'an anonymous request (the default without --as)')
+  .option('--scheme <scheme>', 'anonymous, basic, ntlm, digest, negotiate or cert')
+  .option('--method <method>', 'the request method', 'GET')
+  .option('--json', 'machine-readable output')
+  .action(async (url: string, opts: object) => process.exit(await explainCommand(program.opts(), url, opts)));
 
 program
   .command('reload')
@@ -239,6 +251,23 @@ program
   .action(async (opts: { lines: number; follow?: boolean; json?: boolean }) =>
     process.exit(await (await audit()).auditTailCommand(program.opts(), { lines: opts.lines, follow: opts.follow === true, json: opts.json === true })),
   );
+
+// Per-request traces (docs/TRACING.md): what every worker appended to <logs>/trace/W3SVC<id>/.
+const traceCmd = program.command('trace').description('per-request traces of the URLs where trace.enabled is on');
+traceCmd
+  .command('list')
+  .description('the most recent traces, oldest first')
+  .option('--site <site>', 'only this site (name or id)')
+  .option('--last <n>', 'how many traces', count, 20)
+  .option('--json', 'one JSON document per line')
+  .action(async (opts: { site?: string; last: number; json?: boolean }) =>
+    process.exit(await (await trace()).traceListCommand(program.opts(), { site: opts.site, last: opts.last, json: opts.json === true })),
+  );
+traceCmd
+  .command('show <id>')
+  .description("one trace, every decision with its reason (the id is the W3C log's x-trace-id)")
+  .option('--json', 'the stored JSON document')
+  .action(async (id: string, opts: { json?: boolean }) => process.exit(await (await trace()).traceShowCommand(program.opts(), id, { json: opts.json === true })));
 
 program
   .command('version')

@@ -483,6 +483,17 @@ const ServerSchema = Type.Object(
         { description: 'FastCGI applications (IIS <fastCgi><application>).' },
       ),
     ),
+    diagnostics: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ description: 'Serve the diagnostic endpoint (traces as JSON) to loopback clients only; others get 404. Default false.' })),
+          path: Type.Optional(
+            Type.String({ pattern: '^/([A-Za-z0-9._~-]+/)+$', description: "URL prefix of the endpoint, on every site: <path>traces and <path>trace/<id>. Default '/_persona/'." }),
+          ),
+        },
+        { ...strict, description: 'The loopback-only diagnostic endpoint (docs/TRACING.md).' },
+      ),
+    ),
     filters: Type.Optional(
       Type.Array(
         Type.Object({ name: NonEmpty, module: NonEmpty }, { ...strict, description: 'A filter module, absolute or relative to the configuration file. Filters run as the process identity.' }),

@@ -5,10 +5,10 @@
  */
 import { isIP } from 'node:net';
 import { checkRequestFiltering } from '../filtering/request-filter.js';
-import { parseRequestTarget } from '../filtering/target.js';
+import { parseRequestTarget, type ParsedTarget } from '../filtering/target.js';
 import { isHttpError, statusLabel } from '../pipeline/errors.js';
 import { hostName } from '../server/site-selection.js';
-import type { CompiledConfig, CompiledSite } from './compile.js';
+import type { CompiledConfig, CompiledSite, UrlResolution } from './compile.js';
 import { resolveUrl } from './compile.js';
 import { isPlainObject, type ValueOrigin } from './inherit.js';
 import type { Binding } from './schema.js';
@@ -62,7 +62,16 @@ function originOf(origins: ReadonlyMap<string, ValueOrigin>, property: string): 
   return undefined;
 }
 
-export function describeUrl(config: CompiledConfig, rawUrl: string): UrlReport | { error: string } {
+export interface ResolvedUrl {
+  readonly url: URL;
+  readonly site: CompiledSite;
+  readonly binding: Binding;
+  readonly target: ParsedTarget;
+  readonly resolution: UrlResolution;
+}
+
+/** The site, target and resolution the server would use for an absolute URL, or why there is none. */
+export function resolveForUrl(config: CompiledConfig, rawUrl: string): ResolvedUrl | { error: string } {
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -78,7 +87,14 @@ export function describeUrl(config: CompiledConfig, rawUrl: string): UrlReport |
   const rawTarget = slash >= 0 ? afterHost.slice(slash).split('#')[0]! : '/';
   const target = parseRequestTarget(rawTarget);
   if (isHttpError(target)) return { error: `request filtering refuses the URL: ${statusLabel(target.status, target.substatus)} ${target.reason}` };
-  const resolution = resolveUrl(config, found.site, target.path, target.segments);
+  return { url, site: found.site, binding: found.binding, target, resolution: resolveUrl(config, found.site, target.path, target.segments) };
+}
+
+export function describeUrl(config: CompiledConfig, rawUrl: string): UrlReport | { error: string } {
+  const resolved = resolveForUrl(config, rawUrl);
+  if ('error' in resolved) return resolved;
+  const { target, resolution } = resolved;
+  const found = { site: resolved.site, binding: resolved.binding };
   const refused = checkRequestFiltering({ method: 'GET', target, headers: {}, contentLength: undefined }, resolution.settings.requestFiltering);
   const leaves: [string, unknown][] = [];
   flatten(resolution.settings, '', leaves);

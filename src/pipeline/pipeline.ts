@@ -27,6 +27,10 @@ import { authorizeRequest } from './stages/authorize-request.js';
 import { executeRequestHandler } from './stages/execute-request-handler.js';
 import { endRequest } from './stages/end-request.js';
 import { Trace } from './trace.js';
+import { traceAccess, traceAuthenticated, traceBegin, traceFilteringPassed, traceHandler, traceRefusal, traceStaticIdentity } from './trace-lines.js';
+import { accessFlagsDecision } from './stages/authorize-request.js';
+import { requestPool } from '../identity/request-process-identity.js';
+import { answerDiagnostics, diagnosticClient, diagnosticRoute, diagnosticsOptions } from '../server/diagnostics.js';
 import { discardBody, hasUnannouncedBody } from './body.js';
 
 // Trace ids: a per-process random prefix and a counter — unique, cheap, and sortable within a process.
@@ -36,7 +40,7 @@ let traceCounter = 0;
 function fail(ctx: RequestContext, stage: StageName, error: HttpError): void {
   ctx.error = error;
   ctx.failedStage = stage;
-  ctx.trace?.record(stage, `refused ${error.status}.${error.substatus}`, error.reason);
+  if (ctx.trace) traceRefusal(ctx.trace, stage, error);
 }
 
 export function filterView(ctx: RequestContext): FilterRequestView {
@@ -79,11 +83,22 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     ctx.site = begun.site;
     ctx.target = begun.target ?? undefined;
     ctx.resolution = begun.resolution ?? undefined;
-    if (ctx.resolution?.settings.trace.enabled) {
+    // The diagnostic endpoint (server.diagnostics) is the server's own page: answered before authentication, to
+    // loopback clients only. For anyone else it does not exist: the request goes on as if the endpoint were off
+    // (normally the site's 404), so nothing reveals it. Its own requests are not traced.
+    const diagnostics = diagnosticsOptions(generation.config);
+    if (diagnostics.enabled && !isRefusal(begun)) {
+      const route = diagnosticRoute(begun.target.path, diagnostics.path);
+      if (route && diagnosticClient(connection.remoteAddress).allowed) {
+        return await answerDiagnostics(req, res, route, diagnostics, generation.traces, generation.config.server.logDirectory);
+      }
+    }
+    if (ctx.site && ctx.resolution?.settings.trace.enabled) {
       ctx.trace = new Trace(ctx.startedAt);
-      ctx.trace.record('beginRequest', `site "${ctx.site?.name}"`, `chain: ${ctx.resolution.chain.map((l) => l.label).join(' → ')}`);
+      traceBegin(ctx.trace, ctx.site, connection, req.headers.host, ctx.resolution);
     }
     if (isRefusal(begun)) return fail(ctx, stage, begun.error);
+    if (ctx.trace) traceFilteringPassed(ctx.trace);
     const filters = generation.filters;
     if (filters.has('beginRequest')) {
       const denied = await filters.decide('beginRequest', filterView(ctx));
@@ -94,6 +109,8 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     const route = generation.poolRouting?.targetFor(begun.resolution.application.applicationPool);
     if (route) {
       ctx.forwardedTo = route.target.pool;
+      // The pool's worker traces the request again, under its own id, and keeps that trace.
+      ctx.trace?.record(stage, `forwarded to the worker of pool ${route.target.pool}`, 'one worker per application pool');
       const unreachable = await forwardToPool(req, res, connection, route.target, route.facts(connection, sites), route.key);
       if (unreachable) return fail(ctx, stage, httpError(503, 0, unreachable));
       return;
@@ -103,7 +120,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     const security = generation.security;
     const authentication = begun.resolution.settings.authentication;
     const host = hostName(req.headers.host);
-    const challenges = challengesFor(authentication, connection, host);
+    const challenges = challengesFor(authentication, connection, host, security);
     const authenticating = authenticateRequest(
       { req, connection, settings: authentication, applicationPool: begun.resolution.application.applicationPool, traceId: ctx.traceId, host, challenges },
       security,
@@ -111,7 +128,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     const authenticated = authenticating instanceof Promise ? await authenticating : authenticating;
     if (isHttpError(authenticated)) return fail(ctx, stage, authenticated);
     ctx.token = authenticated.token;
-    ctx.trace?.record(stage, authenticated.token.user.name, authenticated.how);
+    if (ctx.trace) traceAuthenticated(ctx.trace, authenticated.token, authenticated.how);
     if (filters.has('authenticateRequest')) {
       const denied = await filters.decide('authenticateRequest', filterView(ctx));
       if (denied) return fail(ctx, stage, denied);
@@ -121,7 +138,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
     const handler = await mapRequestHandler(begun.target, begun.resolution, generation.fileCache, req.method);
     if (isHttpError(handler)) return fail(ctx, stage, handler);
     ctx.handler = handler;
-    ctx.trace?.record(stage, handler.name, handler.physicalPath);
+    if (ctx.trace) traceHandler(ctx.trace, handler);
     if (filters.has('mapUrl')) {
       const denied = await filters.decide('mapUrl', { ...filterView(ctx), physicalPath: handler.physicalPath, handler: handler.name });
       if (denied) return fail(ctx, stage, denied);
@@ -129,6 +146,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
 
     stage = 'authorizeRequest';
     const decision = authorizeRequest(handler, begun.resolution, authenticated.token, challenges, security);
+    if (ctx.trace) traceAccess(ctx.trace, accessFlagsDecision(handler, begun.resolution), decision.acl, (sid) => security.store.nameOf(sid));
     if (!decision.allowed) {
       if (decision.acl) {
         security.audit.write({
@@ -146,13 +164,16 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
       }
       return fail(ctx, stage, decision.error ?? httpError(403, 0, decision.reason));
     }
-    ctx.trace?.record(stage, 'allowed', decision.reason);
 
     stage = 'executeRequestHandler';
     // A CGI program reads the body itself, streamed (runCgi); only handlers that ignore it have it read and counted here.
     if (handler.kind === 'static' && hasUnannouncedBody(req)) {
       const tooLong = await discardBody(req, begun.resolution.settings.requestFiltering);
       if (tooLong) return fail(ctx, 'beginRequest', tooLong);
+    }
+    if (ctx.trace && handler.kind === 'static') {
+      const { pool, poolAccount } = requestPool(generation, begun.resolution);
+      traceStaticIdentity(ctx.trace, pool.name, poolAccount, authenticated.token);
     }
     const refused =
       handler.kind === 'cgi'
@@ -163,7 +184,6 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, g
             ? await executeFastCgi(ctx, handler, authenticated.token, begun.resolution, generation)
             : await executeRequestHandler(req, res, handler, generation.fileCache);
     if (refused) return fail(ctx, stage, refused);
-    ctx.trace?.record(stage, `sent ${res.statusCode}`, handler.name);
   } catch (err) {
     generation.log.error({ traceId: ctx.traceId, stage, err }, 'unhandled error in pipeline stage');
     fail(ctx, stage, httpError(500, 0, `unexpected error in ${stage}: ${(err as Error)?.message ?? String(err)}`));

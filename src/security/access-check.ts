@@ -21,7 +21,15 @@ import { WELL_KNOWN_NAMES, type Sid } from './sid.js';
  * `desired` in the decision is the mapped mask that was checked; `granted` is what had been granted when the
  * decision was made (all of `desired` when allowed; the partial grant when denied, for explanations).
  */
-export function accessCheck(sids: ReadonlySet<Sid>, dacl: EffectiveDacl, desired: number): AccessDecision {
+/** One ACE as the walk met it, for `explain`: what it did to the request. */
+export interface AceWalkStep {
+  readonly ace: EffectiveAce;
+  readonly effect: 'inherit-only' | 'not in token' | 'no effect' | 'granted' | 'denied';
+  /** The rights it granted or denied (mapped), when it did. */
+  readonly rights: number;
+}
+
+export function accessCheck(sids: ReadonlySet<Sid>, dacl: EffectiveDacl, desired: number, onAce?: (step: AceWalkStep) => void): AccessDecision {
   const want = mapGeneric(desired);
   const decision = (allowed: boolean, granted: number, deciding: EffectiveAce | null, reason: string): AccessDecision => ({
     allowed,
@@ -39,18 +47,24 @@ export function accessCheck(sids: ReadonlySet<Sid>, dacl: EffectiveDacl, desired
   let granted = 0;
   const contributors: EffectiveAce[] = [];
   for (const e of dacl.aces) {
-    if (e.ace.flags.inheritOnly || !sids.has(e.ace.sid)) continue;
+    if (e.ace.flags.inheritOnly || !sids.has(e.ace.sid)) {
+      onAce?.({ ace: e, effect: e.ace.flags.inheritOnly ? 'inherit-only' : 'not in token', rights: 0 });
+      continue;
+    }
     const rights = mapGeneric(e.ace.mask);
     const missing = (want & ~granted) >>> 0;
     if (e.ace.type === 'deny') {
       const refused = (rights & missing) >>> 0;
       if (refused) {
+        onAce?.({ ace: e, effect: 'denied', rights: refused });
         const before = granted ? `; ${formatMask(granted)} had been granted before it` : '';
         return decision(false, granted, e, `denied: ${describeAce(e)} denies ${formatMask(refused)} of the ${formatMask(want)} asked for${before}`);
       }
+      onAce?.({ ace: e, effect: 'no effect', rights: 0 });
       continue;
     }
     const added = (rights & missing) >>> 0;
+    onAce?.({ ace: e, effect: added ? 'granted' : 'no effect', rights: added });
     if (!added) continue;
     granted = (granted | added) >>> 0;
     contributors.push(e);

@@ -226,35 +226,11 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
   if (account === undefined) {
     return fail('STATUS_LOGON_FAILURE', 'STATUS_NO_SUCH_USER', `the local user "${user.name}" was removed during the logon`);
   }
-  if (account.disabled) return failAs('STATUS_ACCOUNT_DISABLED', 'the account is disabled', account);
-  if (account.passwordExpired) return failAs('STATUS_PASSWORD_EXPIRED', 'the password has expired', account);
-  if (account.mustChangePassword) return failAs('STATUS_PASSWORD_MUST_CHANGE', 'the password must be changed before the first logon', account);
-
-  const principal: Principal = { sid: account.sid, name: `${store.machineName}\\${account.name}` };
-  const accountGroups: Principal[] = store.groupsOf(account.sid).map((g) => ({ sid: g.sid, name: store.nameOf(g.sid) }));
-  const delegation = delegationFor(method);
-  const input = {
-    user: principal,
-    accountGroups,
-    privileges: [],
-    logonType,
-    authPackage: request.authPackage,
-    delegation,
-    osAccount: account.osAccount,
-    logonId: newLogonId(),
-    issuedAt: at,
-  };
-  // Rights are held by the user, its groups and the well-known groups the token will carry (Everyone, Authenticated
-  // Users, the logon-type group) — exactly the SIDs of the token, so revoking a right from Everyone or Users counts.
-  const rights = store.rightsOf(tokenSids(buildToken(input)));
-  const needed = requiredLogonRight(logonType);
-  if (!rights.has(needed)) {
-    return failAs('STATUS_LOGON_TYPE_NOT_GRANTED', `the account does not hold ${needed}, needed for a ${logonType} logon (logonMethod ${method}${sync ? ', password sync' : ''})`, account);
-  }
-
+  const made = accountToken(store, account, method, request.authPackage, sync, at);
+  if (!made.ok) return failAs(made.status, made.reason, account);
+  const token = made.token;
   if (lockout.failures > 0) store.resetFailures(account.sid);
-  const token = buildToken({ ...input, privileges: [...rights].filter(isPrivilege) });
-  if (delegation.kind === 'password' && !sync && request.proof === undefined) attachCredentials(token, { domain: store.machineName, user: account.name, password: request.password });
+  if (token.delegation.kind === 'password' && !sync && request.proof === undefined) attachCredentials(token, { domain: store.machineName, user: account.name, password: request.password });
   audit.write({
     eventId: 4624,
     account: account.name,
@@ -265,4 +241,49 @@ export async function logonUser(store: AccountStore, request: LogonRequest, audi
     ...(proofDetail !== undefined && { detail: proofDetail }),
   });
   return { ok: true, token };
+}
+
+/**
+ * The checks that follow a verified secret, and the token they give: not disabled, password neither expired nor to be
+ * changed, the logon right for the logon type; then the token with the account's groups and privileges. Pure over the
+ * store's state (no audit, no lockout counting): logonUser uses it after checking the secret, and `explain` uses it
+ * to show the token a login would produce (credentials are never attached here).
+ */
+export function accountToken(
+  store: AccountStore,
+  account: UserRecord,
+  method: LogonMethod,
+  authPackage: AuthPackage,
+  passwordSync: boolean,
+  at: number,
+): { readonly ok: true; readonly token: Token } | { readonly ok: false; readonly status: NtStatus; readonly reason: string } {
+  if (account.disabled) return { ok: false, status: 'STATUS_ACCOUNT_DISABLED', reason: 'the account is disabled' };
+  if (account.passwordExpired) return { ok: false, status: 'STATUS_PASSWORD_EXPIRED', reason: 'the password has expired' };
+  if (account.mustChangePassword) return { ok: false, status: 'STATUS_PASSWORD_MUST_CHANGE', reason: 'the password must be changed before the first logon' };
+  const logonType = logonTypeOf(method);
+  const principal: Principal = { sid: account.sid, name: `${store.machineName}\\${account.name}` };
+  const accountGroups: Principal[] = store.groupsOf(account.sid).map((g) => ({ sid: g.sid, name: store.nameOf(g.sid) }));
+  const input = {
+    user: principal,
+    accountGroups,
+    privileges: [],
+    logonType,
+    authPackage,
+    delegation: delegationFor(method),
+    osAccount: account.osAccount,
+    logonId: newLogonId(),
+    issuedAt: at,
+  };
+  // Rights are held by the user, its groups and the well-known groups the token will carry (Everyone, Authenticated
+  // Users, the logon-type group) — exactly the SIDs of the token, so revoking a right from Everyone or Users counts.
+  const rights = store.rightsOf(tokenSids(buildToken(input)));
+  const needed = requiredLogonRight(logonType);
+  if (!rights.has(needed)) {
+    return {
+      ok: false,
+      status: 'STATUS_LOGON_TYPE_NOT_GRANTED',
+      reason: `the account does not hold ${needed}, needed for a ${logonType} logon (logonMethod ${method}${passwordSync ? ', password sync' : ''})`,
+    };
+  }
+  return { ok: true, token: buildToken({ ...input, privileges: [...rights].filter(isPrivilege) }) };
 }

@@ -13,23 +13,40 @@ import { FileCache } from '../handlers/static/file-cache.js';
 import { FilterHost } from '../filters/host.js';
 import { CustomErrorPages } from '../pipeline/error-page.js';
 import { DEFAULT_W3C_FIELDS, W3cLog } from '../logging/w3c.js';
-import type { Trace } from '../pipeline/trace.js';
+import type { TraceDocument } from '../pipeline/trace.js';
+import { TraceFileWriter } from '../pipeline/trace-files.js';
 import { VERSION } from '../version.js';
 import type { SecurityServices } from '../security/services.js';
 import type { ProcessSpawner } from '../identity/spawn.js';
 import { closeFastCgiPools } from '../handlers/fastcgi/pool.js';
 import type { PoolRouting } from './pool-forwarding.js';
 
-/** Recent traces, for the diagnostic endpoint; bounded so tracing cannot exhaust memory. */
+/**
+ * Finished traces of this worker: the most recent in memory (bounded, so tracing cannot exhaust memory) for the
+ * diagnostic endpoint, and every one appended to its site's trace file (pipeline/trace-files.ts) for the CLI and
+ * for the traces other pools' workers recorded.
+ */
 export class TraceStore {
-  private readonly traces = new Map<string, Trace>();
-  constructor(private readonly max = 1000) {}
-  add(id: string, trace: Trace): void {
-    this.traces.set(id, trace);
+  private readonly traces = new Map<string, TraceDocument>();
+  constructor(
+    private readonly files: TraceFileWriter | undefined,
+    private readonly max = 1000,
+  ) {}
+  add(doc: TraceDocument): void {
+    this.traces.set(doc.id, doc);
     if (this.traces.size > this.max) this.traces.delete(this.traces.keys().next().value as string);
+    this.files?.write(doc);
   }
-  get(id: string): Trace | undefined {
+  get(id: string): TraceDocument | undefined {
     return this.traces.get(id);
+  }
+  /** The last `n` traces kept in memory, oldest first. */
+  recent(n: number): TraceDocument[] {
+    return n <= 0 ? [] : [...this.traces.values()].slice(-n);
+  }
+  /** Resolves when every trace added so far is in its file. */
+  flush(): Promise<void> {
+    return this.files?.flush() ?? Promise.resolve();
   }
 }
 
@@ -46,7 +63,7 @@ export interface ResolvedPath {
 export class Generation {
   readonly fileCache: FileCache;
   readonly errorPages: CustomErrorPages;
-  readonly traces = new TraceStore();
+  readonly traces: TraceStore;
   readonly resolvePath: (site: CompiledSite, rawPath: string) => ResolvedPath | HttpError;
   private readonly w3c = new Map<number, W3cLog>();
   private readonly resolutions = new Map<string, UrlResolution>();
@@ -65,6 +82,7 @@ export class Generation {
     this.fileCache = new FileCache(config.server.fileCache);
     this.errorPages = new CustomErrorPages((file, err) => log.warn({ file, err: err.message }, 'custom error page cannot be read; using the built-in page'));
     this.resolvePath = (site, rawPath) => this.resolvePathCached(site, rawPath);
+    this.traces = new TraceStore(new TraceFileWriter(config.server.logDirectory, (file, err) => log.error({ file, err: err.message }, 'trace file write failed')));
     if (config.server.w3c.enabled) {
       for (const site of config.sites) {
         this.w3c.set(
@@ -128,6 +146,7 @@ export class Generation {
     // This generation's FastCGI processes end with it (a reload starts the new generation's on demand).
     closeFastCgiPools(this);
     await Promise.all([...this.w3c.values()].map((l) => l.close()));
+    await this.traces.flush();
     this.fileCache.clear();
   }
 }

@@ -54,7 +54,7 @@ function sidsOf(token: Token): ReadonlySet<Sid> {
 }
 
 /** The object and the access the handler needs, or null when it touches no file (a redirect). */
-function aclTarget(handler: HandlerMapping): { path: string; isContainer: boolean; desired: number; what: string } | null {
+export function aclTarget(handler: HandlerMapping): { path: string; isContainer: boolean; desired: number; what: string } | null {
   // A CGI program is read and run with the request's identity (IIS checks Read & Execute on the script file).
   if (handler.kind === 'cgi') return { path: handler.script.realPath, isContainer: false, desired: (DesiredAccess.readFile | DesiredAccess.executeFile) >>> 0, what: 'run' };
   // A FastCGI application reads the script with the request's identity's access checked here (IIS: Read on the file).

@@ -7,6 +7,8 @@ import type { W3cRecord } from '../../logging/w3c.js';
 import type { RequestContext } from '../context.js';
 import { filterView } from '../pipeline.js';
 import { isAnonymousToken } from '../../security/token.js';
+import type { CompiledSite } from '../../config/compile.js';
+import type { Trace, TraceDocument } from '../trace.js';
 
 async function sendError(ctx: RequestContext, generation: Generation): Promise<void> {
   const { res, req } = ctx;
@@ -67,7 +69,33 @@ function record(ctx: RequestContext, generation: Generation, bytesAtStart: { wri
     bytesSent: req.socket.bytesWritten - bytesAtStart.written,
     bytesReceived: req.socket.bytesRead - bytesAtStart.read,
     timeTakenMs: Math.round(Number(process.hrtime.bigint() - ctx.startedAt) / 1e6),
+    // x-trace-id is the request's id whether or not the URL is traced: where it is, it names the trace; everywhere it
+    // ties the line to the audit events, error pages and operational log lines that carry the same id.
     traceId: ctx.traceId,
+  };
+}
+
+/** The trace's last line (the final status, as logged) and the document that is kept. */
+function finishTrace(ctx: RequestContext, trace: Trace, rec: W3cRecord, site: CompiledSite): TraceDocument {
+  trace.record(
+    'endRequest',
+    `sent ${rec.status}.${rec.substatus}, win32 status ${rec.win32Status}`,
+    `${ctx.error ? `refused in ${ctx.failedStage ?? 'an unknown stage'} (its line above has the reason)` : 'completed'}; time taken ${rec.timeTakenMs} ms`,
+  );
+  return {
+    id: ctx.traceId,
+    time: rec.end.toISOString(),
+    siteId: site.id,
+    site: site.name,
+    method: rec.method,
+    url: rec.uriStem,
+    clientIp: rec.clientIp,
+    user: rec.username ?? '',
+    status: rec.status,
+    substatus: rec.substatus,
+    win32Status: rec.win32Status,
+    timeTakenMs: rec.timeTakenMs,
+    entries: trace.entries,
   };
 }
 
@@ -96,7 +124,7 @@ function afterResponse(ctx: RequestContext, generation: Generation, bytesAtStart
       } else if (ctx.error) {
         generation.log.debug({ traceId: ctx.traceId, status: ctx.error.status, substatus: ctx.error.substatus, stage: ctx.failedStage, reason: ctx.error.reason }, 'request refused');
       }
-      if (ctx.trace) generation.traces.add(ctx.traceId, ctx.trace);
+      if (ctx.trace && ctx.site) generation.traces.add(finishTrace(ctx, ctx.trace, rec, ctx.site));
       const filters = generation.filters;
       if (filters.has('log')) filters.notify('log', generation.log, rec, filterView(ctx));
       if (filters.has('endRequest')) filters.notify('endRequest', generation.log, { ...filterView(ctx), status: rec.status, substatus: rec.substatus });
