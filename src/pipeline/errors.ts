@@ -11,6 +11,18 @@ export interface HttpError {
   readonly reason: string;
   /** Extra response headers the refusal needs (Allow, Content-Range, WWW-Authenticate…). */
   readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * A failed logon's reason as the audit log records it (NTSTATUS and why: wrong password, unknown user, disabled,
+   * locked out, logon type not granted, NTLMv1 refused…). For the server's own trace only: never in a response, where
+   * it would tell a client which part of a logon was wrong (MODEL.md §3).
+   */
+  readonly logonFailure?: string;
+}
+
+/** The refusal, carrying the audit log's reason for the trace (see HttpError.logonFailure). */
+export function withLogonFailure(error: HttpError, failure: { readonly status: string; readonly subStatus: string; readonly reason: string }): HttpError {
+  const sub = failure.subStatus === 'STATUS_SUCCESS' ? '' : `/${failure.subStatus}`;
+  return { ...error, logonFailure: `${failure.status}${sub}: ${failure.reason}` };
 }
 
 /** Win32 codes IIS logs for the refusals we reproduce. */

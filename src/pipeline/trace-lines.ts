@@ -45,6 +45,7 @@ export function traceFilteringPassed(trace: Trace): void {
 /** A refusal, and for a 401 the schemes it offers (names only: a Digest challenge's nonce is no business of a log). */
 export function traceRefusal(trace: Trace, stage: Parameters<Trace['record']>[0], error: HttpError): void {
   trace.record(stage, `refused ${error.status}.${error.substatus}`, error.reason);
+  if (error.logonFailure) trace.record(stage, 'logon failure (as the audit log records it)', error.logonFailure);
   if (error.status === 401) {
     const names = challengeNames(error.headers?.['WWW-Authenticate']);
     trace.record(stage, names.length ? `challenges offered: ${names.join(', ')}` : 'no challenge offered', names.length ? 'one WWW-Authenticate line per enabled scheme, in authentication.order' : 'no scheme the client could use is enabled here');

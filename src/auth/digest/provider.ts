@@ -13,7 +13,7 @@
  */
 import { hostname } from 'node:os';
 import type { DigestSettings } from '../../config/schema.js';
-import { httpError, Win32, type HttpError } from '../../pipeline/errors.js';
+import { httpError, Win32, withLogonFailure, type HttpError } from '../../pipeline/errors.js';
 import type { ConnectionInfo } from '../../server/connection.js';
 import { logonUser, ntStatusHex, type NtStatus, type ProofResult } from '../../security/logon.js';
 import type { SecurityServices } from '../../security/services.js';
@@ -253,7 +253,9 @@ async function newLogon(input: NewLogonInput): Promise<DigestOutcome> {
     },
     security.audit,
   );
-  if (!result.ok) return refused(request, stale ? 'Digest: the nonce is no longer tracked; new challenges say stale=true' : `Digest logon failed for "${parsed.userhash ? '(userhash)' : printable(parsed.username)}" (why is in the audit log, trace ${request.traceId})`, stale);
+  if (!result.ok) {
+    return withLogonFailure(refused(request, stale ? 'Digest: the nonce is no longer tracked; new challenges say stale=true' : `Digest logon failed for "${parsed.userhash ? '(userhash)' : printable(parsed.username)}" (why is in the audit log, trace ${request.traceId})`, stale), result);
+  }
   const key = input.key ?? security.tokens.key(['Digest', realm, hash, result.token.user.sid, nameAsTyped, ha1]);
   if (stamp) {
     security.tokens.put(key, result.token, stamp);

@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import type { NtlmSettings } from '../../config/schema.js';
-import { httpError, Win32, type HttpError } from '../../pipeline/errors.js';
+import { httpError, Win32, withLogonFailure, type HttpError } from '../../pipeline/errors.js';
 import type { ConnectionInfo } from '../../server/connection.js';
 import { logonUser, ntStatusHex, splitAccountName, type NtStatus } from '../../security/logon.js';
 import type { SecurityServices } from '../../security/services.js';
@@ -165,7 +165,7 @@ async function authenticate(bytes: Buffer, request: NtlmRequest, security: Secur
     },
     security.audit,
   );
-  if (!result.ok) return failed(request, `NTLM logon failed for "${printable(message.user)}" (why is in the audit log, trace ${request.traceId})`);
+  if (!result.ok) return withLogonFailure(failed(request, `NTLM logon failed for "${printable(message.user)}" (why is in the audit log, trace ${request.traceId})`), result);
   if (!settings.authPersistSingleRequest) {
     connection.ntlm = { phase: 'authenticated', token: result.token, host: request.host, stamp, confirmedAt: security.store.changeVersion() };
   }

@@ -16,11 +16,11 @@ import { parseAuthorization } from '../../auth/credentials-header.js';
 import { parseBasicCredentials } from '../../auth/basic-credentials.js';
 import { connectionToken, ntlm } from '../../auth/ntlm/provider.js';
 import type { ConnectionInfo } from '../../server/connection.js';
-import { logonUser, splitAccountName, type LogonRequest } from '../../security/logon.js';
+import { logonUser, splitAccountName, type LogonRequest, type LogonResult } from '../../security/logon.js';
 import { iusrToken, processIdentityToken } from '../../security/process-identity.js';
 import type { SecurityServices } from '../../security/services.js';
 import type { Token } from '../../security/token.js';
-import { httpError, isHttpError, Win32, type HttpError } from '../errors.js';
+import { httpError, isHttpError, Win32, withLogonFailure, type HttpError } from '../errors.js';
 
 export interface Authenticated {
   readonly token: Token;
@@ -137,14 +137,14 @@ function tokenKey(security: SecurityServices, request: LogonRequest, realm: stri
  * A password logon for a token-cache miss (MODEL.md §3): logonUser writes one audit event, and the token is cached
  * under the keyed hash of the credentials. (Hits are answered by the callers without this, and write no event.)
  */
-async function logonAndCache(security: SecurityServices, key: string, request: LogonRequest): Promise<Token | undefined> {
+async function logonAndCache(security: SecurityServices, key: string, request: LogonRequest): Promise<LogonResult> {
   // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
   const user = security.store.findUser(request.name);
   const stamp = user ? security.store.currentStamp(user.sid) : undefined;
   const result = await logonUser(security.store, request, security.audit);
-  if (!result.ok) return undefined;
+  if (!result.ok) return result;
   if (stamp) security.tokens.put(key, result.token, stamp);
-  return result.token;
+  return result;
 }
 
 function basic(token68: string, input: AuthenticationInput, security: SecurityServices, challenges: readonly string[]): Authenticated | HttpError | Promise<Authenticated | HttpError> {
@@ -171,10 +171,10 @@ function basic(token68: string, input: AuthenticationInput, security: SecuritySe
   input.connection.basicMemo = { token68, settings: settingsId, key };
   const cached = security.tokens.get(key, security.store);
   if (cached) return { token: cached, how: `Basic, token cache hit for ${cached.user.name}` };
-  return logonAndCache(security, key, request).then((token) =>
-    token
-      ? { token, how: `Basic logon of ${token.user.name} (${b.logonMethod})` }
-      : unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges),
+  return logonAndCache(security, key, request).then((result) =>
+    result.ok
+      ? { token: result.token, how: `Basic logon of ${result.token.user.name} (${b.logonMethod})` }
+      : withLogonFailure(unauthorized(1, `Basic logon failed for "${parsed.userId.slice(0, 100)}" (why is in the audit log, trace ${input.traceId})`, challenges), result),
   );
 }
 
@@ -213,9 +213,9 @@ function anonymous(input: AuthenticationInput, security: SecurityServices, chall
   const sync = a.passwordSync ? ' (password sync: network token)' : '';
   const cached = security.tokens.get(key, security.store);
   if (cached) return { token: cached, how: `anonymous as ${cached.user.name}${sync}, token cache hit` };
-  return logonAndCache(security, key, request).then((token) =>
-    token
-      ? { token, how: `anonymous as ${token.user.name}${sync}` }
-      : unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges),
+  return logonAndCache(security, key, request).then((result) =>
+    result.ok
+      ? { token: result.token, how: `anonymous as ${result.token.user.name}${sync}` }
+      : withLogonFailure(unauthorized(1, `the anonymous account "${a.userName}" could not log on (why is in the audit log, trace ${input.traceId})`, challenges), result),
   );
 }
