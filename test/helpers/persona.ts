@@ -113,7 +113,13 @@ export async function startPersona(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const running = new RunningPersona(child, home);
-  await running.waitForOutput(/started \(pid/);
+  try {
+    await running.waitForOutput(/started \(pid/);
+  } catch (error) {
+    // A server that did not say "started" in time (a loaded machine) is stopped here: nobody else holds it.
+    await running.stop();
+    throw error;
+  }
   return running;
 }
 
