@@ -31,6 +31,11 @@ import { DigestSession } from './digest-session.js';
 
 /** How long a stopping loop may take to finish its request in flight before its socket is destroyed. */
 const DRAIN_MS = 5_000;
+/**
+ * Digest requests each connection makes before the run (DigestSession.prepare): 25 slices of 100 ms at 50,000
+ * req/s over 32 connections need about 3,900; about 2.3 MB per connection.
+ */
+const DIGEST_REQUESTS_AHEAD = 4_096;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -167,7 +172,7 @@ class Load {
     return this.spec.mode === 'keepalive' || this.spec.mode === 'ntlm-keepalive' || this.spec.mode === 'digest-keepalive';
   }
 
-  /** Each Digest connection's session (its nonce and count). */
+  /** Each Digest connection's session (its nonce, count, and requests made ahead). */
   readonly digest = new WeakMap<Http1Connection, DigestSession>();
 
   /** A keep-alive connection ready for the loop: for NTLM, authenticated by a handshake that must end in 200. */
@@ -175,7 +180,9 @@ class Load {
     const c = await open();
     if (this.spec.mode === 'digest-keepalive') {
       try {
-        this.digest.set(c, await DigestSession.start(c, this.spec.path, hostHeader, input.account!));
+        const session = await DigestSession.start(c, this.spec.path, hostHeader, input.account!);
+        session.prepare(DIGEST_REQUESTS_AHEAD);
+        this.digest.set(c, session);
       } catch (e) {
         c.destroy();
         throw new Error(`the Digest challenge failed: ${(e as Error).message}`);

@@ -14,6 +14,8 @@ interface Entry {
   /** The store's change version when the stamp was last confirmed; '' = never (confirm on first use). */
   confirmedAt: string;
   readonly expiresAt: number;
+  /** `#uses` when the entry was last put at the end of the order. */
+  movedAt: number;
 }
 
 export class TokenCache {
@@ -22,8 +24,10 @@ export class TokenCache {
   readonly #now: () => number;
   /** Never leaves the process: without it, a key (kept in memory, maybe in a core dump) cannot be tested against guesses. */
   readonly #hmacKey = randomBytes(32);
-  /** Insertion order = least recently used first (a hit moves its entry to the end). */
+  /** Insertion order ≈ least recently used first (a hit moves its entry to the end, see `get`). */
   readonly #entries = new Map<string, Entry>();
+  /** Hits and puts so far: each can put one entry at the end. */
+  #uses = 0;
 
   constructor(options: { ttlMs: number; maxEntries: number; now?: () => number }) {
     this.#ttlMs = Math.max(0, options.ttlMs);
@@ -69,8 +73,16 @@ export class TokenCache {
       }
       entry.confirmedAt = version;
     }
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    // Moving an entry (delete + set) on every hit makes a small Map shrink and grow again each time, a measurable
+    // part of a keep-alive Digest request. An entry moved within the last maxEntries/2 hits stays where it is: fewer
+    // than maxEntries/2 entries can have been put behind it since, so it is still in the newer half of the order and
+    // far from eviction. (`#uses` counts puts as well, so that holds however the entries behind it got there.)
+    this.#uses++;
+    if (this.#uses - entry.movedAt > this.#maxEntries / 2) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      entry.movedAt = this.#uses;
+    }
     return entry.token;
   }
 
@@ -80,12 +92,13 @@ export class TokenCache {
    */
   put(key: string, token: Token, stamp: { user: number; epoch: number }): void {
     if (this.#ttlMs === 0 || this.#maxEntries === 0) return; // userTokenTTL 0 disables the cache
+    this.#uses++;
     this.#entries.delete(key);
     while (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
-    this.#entries.set(key, { token, stamp: { user: stamp.user, epoch: stamp.epoch }, expiresAt: this.#now() + this.#ttlMs, confirmedAt: '' });
+    this.#entries.set(key, { token, stamp: { user: stamp.user, epoch: stamp.epoch }, expiresAt: this.#now() + this.#ttlMs, confirmedAt: '', movedAt: this.#uses });
   }
 
   clear(): void {

@@ -5,10 +5,17 @@
  * vectors check (test/auth/digest/verify.test.ts).
  */
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { challengesFor } from '../../src/auth/challenges.js';
 import { algorithmFromName, ha1Verifier, hashOf, userhashOf, type DigestAlgorithm } from '../../src/auth/digest/algorithms.js';
 import { formatDigestAuthorization, ncHex, type DigestQop } from '../../src/auth/digest/authorization.js';
 import { parseAuthParams } from '../../src/auth/digest/parameters.js';
 import { responseFor } from '../../src/auth/digest/verify.js';
+import type { AuthenticationSettings } from '../../src/config/schema.js';
+import { isHttpError } from '../../src/pipeline/errors.js';
+import { authenticateRequest } from '../../src/pipeline/stages/authenticate-request.js';
+import type { ConnectionInfo } from '../../src/server/connection.js';
+import type { SecurityServices } from '../../src/security/services.js';
 
 export interface DigestChallengeLine {
   readonly realm: string;
@@ -107,4 +114,22 @@ export function digestAuthorization(challenge: DigestChallengeLine, a: DigestAns
     ...(opaque !== undefined && { opaque }),
     ...(qop !== undefined && { qop, nc, ncText: ncHex(nc) }),
   });
+}
+
+/** The Digest lines of the 401 an unauthenticated GET /secure/ gets under `settings` (a fresh nonce), strongest first. */
+export function challengeFromStage(settings: AuthenticationSettings, security: SecurityServices, connection: ConnectionInfo): DigestChallengeLine[] {
+  const result = authenticateRequest(
+    {
+      req: { headers: { host: 'h' }, method: 'GET', url: '/secure/' } as unknown as IncomingMessage,
+      connection,
+      settings,
+      applicationPool: 'DefaultAppPool',
+      traceId: 't',
+      host: 'h',
+      challenges: challengesFor(settings, connection, 'h', security),
+    },
+    security,
+  );
+  if (!isHttpError(result)) throw new Error('an unauthenticated request was not refused');
+  return digestChallenges(result.headers?.['WWW-Authenticate'] as string[]);
 }

@@ -229,3 +229,36 @@ test('maxEntries: the least recently used entry goes first; clear empties the ca
     await h.close();
   }
 });
+
+test('maxEntries, property: the cache never holds more than maxEntries, and an entry used at least every maxEntries/4 operations is never evicted', async () => {
+  // A hit moves its entry to the end of the order only when it has not been moved in the last maxEntries/2
+  // operations (cheaper than a move per hit); this is the guarantee that keeps.
+  const h = await twoHandles();
+  try {
+    const result = await logonUser(h.server, request('alice'), h.audit);
+    assert.ok(result.ok);
+    const stamp = h.server.currentStamp(result.token.user.sid)!;
+    fc.assert(
+      fc.property(fc.integer({ min: 8, max: 64 }), fc.array(fc.nat(1000), { minLength: 1, maxLength: 400 }), (maxEntries, others) => {
+        const cache = new TokenCache({ ttlMs: 900_000, maxEntries });
+        const hot = cache.key(['hot']);
+        cache.put(hot, result.token, stamp);
+        const every = Math.floor(maxEntries / 4);
+        let sinceHot = 0;
+        for (const n of others) {
+          // others: new entries (puts) or hits on earlier ones, in any mix
+          const k = cache.key([String(n)]);
+          if (cache.get(k, h.server) === undefined) cache.put(k, result.token, stamp);
+          assert.ok(cache.size <= maxEntries);
+          if (++sinceHot >= every) {
+            assert.ok(cache.get(hot, h.server), `the hot entry was evicted (maxEntries ${maxEntries})`);
+            sinceHot = 0;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  } finally {
+    await h.close();
+  }
+});

@@ -25,6 +25,7 @@ import { isDigestError, ncHex, parseDigestAuthorization, type DigestCredentials 
 import { digestIssuer, type DigestIssuer } from './issuer.js';
 import { precheckDigest } from './precheck.js';
 import { digestTemplate, reparse, type DigestTemplate } from './reparse.js';
+import { answerFromSession, makeDigestSession, type DigestSession } from './session.js';
 import { verifyDigest, type DigestVerdict } from './verify.js';
 
 export interface DigestRequest {
@@ -69,26 +70,39 @@ interface TemplateSlot {
 }
 const templates = new WeakMap<ConnectionInfo, TemplateSlot>();
 
-function parseOn(connection: ConnectionInfo, rest: string): ReturnType<typeof parseDigestAuthorization> {
+/** The connection's keep-alive Digest session (session.ts), made when a request passes the full path. */
+const sessions = new WeakMap<ConnectionInfo, DigestSession>();
+
+/** The parse of `rest`, and the connection's template when it describes `rest` (a session can be made from it). */
+function parseOn(connection: ConnectionInfo, rest: string): { parsed: ReturnType<typeof parseDigestAuthorization>; template: DigestTemplate | undefined } {
   let slot = templates.get(connection);
   const quick = slot?.template && reparse(slot.template, rest);
   if (quick) {
     (slot as TemplateSlot).hits++;
-    return quick;
+    return { parsed: quick, template: slot?.template };
   }
   const parsed = parseDigestAuthorization(rest);
-  if (isDigestError(parsed)) return parsed;
+  if (isDigestError(parsed)) return { parsed, template: undefined };
   if (!slot) templates.set(connection, (slot = { template: undefined, hits: 0, misses: 0 }));
   if (slot.template === undefined || slot.hits > 0 || ++slot.misses % 16 === 0) {
     slot.template = digestTemplate(rest, parsed);
     slot.hits = 0;
+    return { parsed, template: slot.template };
   }
-  return parsed;
+  return { parsed, template: undefined };
 }
 
 /** `Authorization: Digest …`. */
 export function digest(rest: string, request: DigestRequest, security: SecurityServices): DigestOutcome | Promise<DigestOutcome> {
-  const parsed = parseOn(request.connection, rest);
+  const session = sessions.get(request.connection);
+  if (session) {
+    const fast = answerFromSession(session, rest, request, security);
+    if (fast) return fast;
+    sessions.delete(request.connection);
+  }
+  // Read before anything is decided: a change during this request leaves the session made from it unusable.
+  const storeVersion = security.store.changeVersion();
+  const { parsed, template } = parseOn(request.connection, rest);
   if (isDigestError(parsed)) return httpError(400, 0, `malformed Digest credentials: ${parsed.error}`, Win32.INVALID_PARAMETER);
   const { settings, now } = request;
   const issuer = digestIssuer(security);
@@ -110,7 +124,13 @@ export function digest(rest: string, request: DigestRequest, security: SecurityS
     if (pre.tooLarge) return httpError(413, 0, `Digest: ${pre.reason}`, Win32.INVALID_PARAMETER);
     return refused(request, pre.stale ? 'Digest: the nonce is stale; new challenges say stale=true' : `Digest logon refused (why is in the audit log, trace ${request.traceId})`, pre.stale);
   }
-  const { hash } = pre;
+  const { hash, algorithm } = pre;
+  /** After a success: let the connection's next requests take the fast path. */
+  const remember = (ha1: string, tokenKey: string, detail: string): void => {
+    if (template === undefined) return;
+    const made = makeDigestSession(request, { template, credentials: parsed, algorithm, ha1, counts: issuer.counts(settings.nonceLifetime), tokenKey, storeVersion, detail });
+    if (made) sessions.set(request.connection, made);
+  };
   const verify = (ha1: string): DigestVerdict =>
     verifyDigest({
       credentials: parsed,
@@ -132,7 +152,7 @@ export function digest(rest: string, request: DigestRequest, security: SecurityS
   if (memo?.who === who) {
     const cached = security.tokens.get(memo.key, security.store);
     if (cached) {
-      const fast = cachedLogon(cached, memo.ha1, verify, parsed, request, issuer, audit);
+      const fast = cachedLogon(cached, memo.ha1, verify, parsed, request, issuer, audit, (detail) => remember(memo.ha1, memo.key, detail));
       if (fast) return fast;
     } else {
       memos.delete(request.connection);
@@ -150,14 +170,14 @@ export function digest(rest: string, request: DigestRequest, security: SecurityS
   if (verifier.ok && key !== undefined) {
     const cached = security.tokens.get(key, security.store);
     if (cached) {
-      const fast = cachedLogon(cached, verifier.ha1, verify, parsed, request, issuer, audit);
+      const fast = cachedLogon(cached, verifier.ha1, verify, parsed, request, issuer, audit, (detail) => remember(verifier.ha1, key, detail));
       if (fast) {
         if (!isError(fast)) memos.set(request.connection, { who, nameAsTyped, ha1: verifier.ha1, key });
         return fast;
       }
     }
   }
-  return newLogon({ parsed, request, security, issuer, verify, realm, hash, userName: user.name, nameAsTyped, key, who });
+  return newLogon({ parsed, request, security, issuer, verify, realm, hash, userName: user.name, nameAsTyped, key, who, remember });
 }
 
 function isError(outcome: DigestOutcome): outcome is HttpError {
@@ -176,6 +196,7 @@ function cachedLogon(
   request: DigestRequest,
   issuer: DigestIssuer,
   audit: Auditor,
+  remember: (detail: string) => void,
 ): DigestOutcome | undefined {
   const verdict = verify(ha1);
   if (!verdict.ok) return undefined;
@@ -184,6 +205,7 @@ function cachedLogon(
     audit.failure('STATUS_LOGON_FAILURE', 'STATUS_INVALID_PARAMETER', counted.reason, { account: token.user.name.split('\\').pop() ?? token.user.name, sid: token.user.sid });
     return refused(request, `Digest logon refused (why is in the audit log, trace ${request.traceId})`, counted.stale);
   }
+  remember(verdict.detail);
   return { token, how: `Digest, token cache hit for ${token.user.name} (${verdict.detail}${parsed.ncText ? `, nc=${parsed.ncText}` : ''})` };
 }
 
@@ -209,11 +231,13 @@ interface NewLogonInput {
   readonly nameAsTyped: string;
   readonly key: string | undefined;
   readonly who: string;
+  readonly remember: (ha1: string, tokenKey: string, detail: string) => void;
 }
 
 async function newLogon(input: NewLogonInput): Promise<DigestOutcome> {
   const { parsed, request, security, issuer, realm, hash, nameAsTyped } = input;
   let detail = '';
+  let verdictDetail = '';
   let ha1 = '';
   let stale = false;
   // The stamp is read before the logon, so a change racing with it leaves the cached token already stale.
@@ -246,6 +270,7 @@ async function newLogon(input: NewLogonInput): Promise<DigestOutcome> {
             return { ok: false, wrongPassword: false, status: 'STATUS_LOGON_FAILURE', subStatus: 'STATUS_INVALID_PARAMETER', reason: counted.reason };
           }
           ha1 = verifier.ha1;
+          verdictDetail = verdict.detail;
           detail = `${verdict.detail}${parsed.userhash ? ', userhash' : ''}${parsed.usernameStar ? ', username*' : ''}`;
           return { ok: true, detail };
         },
@@ -260,6 +285,7 @@ async function newLogon(input: NewLogonInput): Promise<DigestOutcome> {
   if (stamp) {
     security.tokens.put(key, result.token, stamp);
     memos.set(request.connection, { who: input.who, nameAsTyped, ha1, key });
+    input.remember(ha1, key, verdictDetail);
   }
   return { token: result.token, how: `Digest logon of ${result.token.user.name}: ${detail}` };
 }

@@ -56,8 +56,12 @@ export function digestTemplate(text: string, credentials: DigestCredentials): Di
   return template;
 }
 
-/** The parse of `text` when it differs from the template's only within the nc and response spans; else undefined. */
-export function reparse(template: DigestTemplate, text: string): DigestCredentials | undefined {
+/**
+ * The nonce count and response of `text` when it differs from the template's text only within those two spans
+ * (the count 8 hex digits, not zero); else undefined. The response is not checked: callers do (reparse with the
+ * parser's rule, the session fast path by decoding it).
+ */
+export function changedValues(template: DigestTemplate, text: string): { ncText: string; nc: number; response: string } | undefined {
   const t = template.text;
   if (text.length !== t.length) return undefined;
   const ncEnd = template.ncAt + 8;
@@ -66,9 +70,15 @@ export function reparse(template: DigestTemplate, text: string): DigestCredentia
   if (text.slice(0, firstAt) !== t.slice(0, firstAt) || text.slice(firstEnd, secondAt) !== t.slice(firstEnd, secondAt) || text.slice(secondEnd) !== t.slice(secondEnd)) return undefined;
   const ncText = text.slice(template.ncAt, ncEnd);
   const response = text.slice(template.responseAt, responseEnd);
-  if (!HEX.test(ncText) || !HEX.test(response)) return undefined;
+  if (!HEX.test(ncText)) return undefined;
   const nc = parseInt(ncText, 16);
   // The parser refuses 00000000: so does this (the full parse then says why).
   if (nc === 0) return undefined;
-  return { ...template.credentials, nc, ncText, response };
+  return { ncText, nc, response };
+}
+
+/** The parse of `text` when it differs from the template's only within the nc and response spans; else undefined. */
+export function reparse(template: DigestTemplate, text: string): DigestCredentials | undefined {
+  const values = changedValues(template, text);
+  return values && HEX.test(values.response) ? { ...template.credentials, ...values } : undefined;
 }

@@ -97,14 +97,32 @@ export interface DigestResponseInput {
  */
 export function responseFor(r: DigestResponseInput): string {
   const hash = hashOf(r.algorithm);
+  if (r.qop === undefined) {
+    const { sessionKey, ha2 } = responseKeys(r);
+    return h(hash, `${sessionKey}:${r.nonce}:${ha2}`);
+  }
+  const { before, after } = responseAroundNc({ ...r, qop: r.qop });
+  return h(hash, `${before}${r.nc ?? ''}${after}`);
+}
+
+function responseKeys(r: Omit<DigestResponseInput, 'nc'>): { sessionKey: string; ha2: string } {
+  const hash = hashOf(r.algorithm);
   const ha1 = r.ha1.toLowerCase();
   const sessionKey = isSession(r.algorithm) ? h(hash, `${ha1}:${r.nonce}:${r.cnonce ?? ''}`) : ha1;
   const a2 = r.qop === 'auth-int' ? `${r.method}:${r.uri}:${(r.entityBodyHash ?? '').toLowerCase()}` : `${r.method}:${r.uri}`;
   // auth-int's A2 holds the body hash: different for every body, not worth keeping.
   const ha2 = r.qop === 'auth-int' ? h(hash, a2) : ha2Of(hash, a2);
-  return r.qop === undefined
-    ? h(hash, `${sessionKey}:${r.nonce}:${ha2}`)
-    : h(hash, `${sessionKey}:${r.nonce}:${r.nc ?? ''}:${r.cnonce ?? ''}:${r.qop}:${ha2}`);
+  return { sessionKey, ha2 };
+}
+
+/**
+ * With qop, the text the response hashes is `before + nc + after` (RFC 7616 §3.4.1: KD(secret, nonce ":" nc ":"
+ * cnonce ":" qop ":" H(A2))): everything but the nonce count is fixed while a client reuses its nonce, which the
+ * keep-alive fast path (session.ts) relies on. Strings, hashed as wireBytes makes them.
+ */
+export function responseAroundNc(r: Omit<DigestResponseInput, 'nc' | 'qop'> & { readonly qop: DigestQop }): { before: string; after: string } {
+  const { sessionKey, ha2 } = responseKeys(r);
+  return { before: `${sessionKey}:${r.nonce}:`, after: `:${r.cnonce ?? ''}:${r.qop}:${ha2}` };
 }
 
 interface TargetParts {

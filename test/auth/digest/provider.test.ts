@@ -8,7 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { IncomingMessage } from 'node:http';
 import fc from 'fast-check';
 import { challengesFor } from '../../../src/auth/challenges.js';
 import { digest, type DigestOutcome, type DigestRequest } from '../../../src/auth/digest/provider.js';
@@ -17,10 +16,10 @@ import { precheckDigest, type DigestPrecheckFacts } from '../../../src/auth/dige
 import { parseDigestAuthorization, isDigestError, type DigestCredentials } from '../../../src/auth/digest/authorization.js';
 import { BUILTIN_SETTINGS, type AuthenticationSettings } from '../../../src/config/schema.js';
 import { isHttpError, type HttpError } from '../../../src/pipeline/errors.js';
-import { authenticateRequest, enabledSchemes } from '../../../src/pipeline/stages/authenticate-request.js';
+import { enabledSchemes } from '../../../src/pipeline/stages/authenticate-request.js';
 import type { ConnectionInfo } from '../../../src/server/connection.js';
 import type { SecurityServices } from '../../../src/security/services.js';
-import { digestAuthorization, digestChallenges, type DigestAnswer, type DigestChallengeLine } from '../../helpers/digest-client.js';
+import { challengeFromStage, digestAuthorization, digestChallenges, type DigestAnswer, type DigestChallengeLine } from '../../helpers/digest-client.js';
 import { openTestSecurity, type TestSecurity } from '../../helpers/security.js';
 
 let t: TestSecurity;
@@ -68,21 +67,7 @@ function request(s: AuthenticationSettings, conn: ConnectionInfo, extra: Partial
 
 /** A fresh challenge (what a 401 sends), strongest algorithm first. */
 function challenge(s: AuthenticationSettings = DEFAULT): DigestChallengeLine[] {
-  const conn = connection();
-  const result = authenticateRequest(
-    {
-      req: { headers: { host: 'h' }, method: 'GET', url: '/secure/' } as unknown as IncomingMessage,
-      connection: conn,
-      settings: s,
-      applicationPool: 'DefaultAppPool',
-      traceId: 't',
-      host: 'h',
-      challenges: challengesFor(s, conn, 'h', security),
-    },
-    security,
-  ) as HttpError;
-  assert.ok(isHttpError(result));
-  return digestChallenges(result.headers?.['WWW-Authenticate'] as string[]);
+  return challengeFromStage(s, security, connection());
 }
 
 function answer(line: DigestChallengeLine, extra: Partial<DigestAnswer> = {}): string {
