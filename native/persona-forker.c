@@ -27,6 +27,8 @@
  *   spawn connection: "PSPN" + uint32 length + fields joined by NUL: id, account, file, cwd, purpose, argc, args...,
  *     envc, NAME=VALUE...; then the connection is the process's stdout.
  *   input connection, opened right after it: "PSIN" + uint32 id; then it is the process's stdin.
+ *   "PSP0" instead of "PSPN": the same request for a process with nothing to read (a request without a body): no
+ *     input connection follows, its stdin is /dev/null.
  * Launcher -> forker (stdin): "worker <pid>" (0: none; the previous worker's processes are killed); EOF: exit.
  * Forker -> launcher (stdout): tab-separated events for its log (refusals, invalid requests, refused connections).
  * Numbers are big-endian.
@@ -1218,11 +1220,12 @@ static void accept_connection(void) {
         buffer_escaped(&line, opt.pool, strlen(opt.pool));
         send_control(&line, NULL, 0);
         free(line.data);
-    } else if (memcmp(prefix, "PSPN", 4) == 0 && length <= MAX_HEADER && control >= 0) {
+    } else if ((memcmp(prefix, "PSPN", 4) == 0 || memcmp(prefix, "PSP0", 4) == 0) && length <= MAX_HEADER && control >= 0) {
+        bool with_input = prefix[3] == 'N';
         char *header = xmalloc((size_t)length + 1);
         header[length] = '\0';
         int input = -1;
-        if (read_exactly(connection, header, length)) input = input_connection(header, length);
+        if (read_exactly(connection, header, length)) input = with_input ? input_connection(header, length) : open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (input >= 0) spawn_request(connection, input, header, length);
         else event("invalid", 2, opt.pool, "a spawn request without its header or its stdin connection in time");
         free(header);

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { lookupOsAccount } from './os-accounts.js';
-import type { ProcessExit, ProcessSpawner, SpawnedProcess, SpawnRefusal, SpawnRequest } from './spawn.js';
+import { discardingStdin, type ProcessExit, type ProcessSpawner, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from './spawn.js';
 
 export function currentAccountSpawner(reasonWhyNoSwitch = 'Persona is not running as root, so it cannot start processes as other OS accounts'): ProcessSpawner {
   const self = os.userInfo().username;
@@ -29,7 +29,7 @@ export function currentAccountSpawner(reasonWhyNoSwitch = 'Persona is not runnin
  */
 export function startProcess(request: SpawnRequest, account: SpawnedProcess['account'], file: string, args: string[]): Promise<SpawnedProcess | SpawnRefusal> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: request.cwd, env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(file, args, { cwd: request.cwd, env: { ...request.env }, stdio: [request.stdin === 'none' ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
     const exited = new Promise<ProcessExit>((done) => {
       child.once('exit', (code, signal) => done({ code, signal }));
     });
@@ -42,7 +42,7 @@ export function startProcess(request: SpawnRequest, account: SpawnedProcess['acc
       resolve({
         pid,
         account,
-        stdin: child.stdin!,
+        stdin: child.stdin ?? discardingStdin(),
         stdout: child.stdout!,
         stderr: child.stderr!,
         exited,

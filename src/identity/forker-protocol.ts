@@ -34,9 +34,10 @@ export function connectionPrefix(kind: 'PCTL' | 'PSPN' | 'PSIN', length: number)
 /** A fresh, validated SpawnRequest, or why the value is not one. Never throws. */
 export function parseSpawnRequest(value: unknown): SpawnRequest | string {
   if (!isPlainRecord(value)) return 'request: not an object';
-  const extra = Object.keys(value).find((key) => !['account', 'file', 'args', 'env', 'cwd', 'purpose'].includes(key));
+  const extra = Object.keys(value).find((key) => !['account', 'file', 'args', 'env', 'cwd', 'purpose', 'stdin'].includes(key));
   if (extra !== undefined) return `request: unexpected field ${JSON.stringify(extra.slice(0, 64))}`;
-  const { account, file, args, env, cwd, purpose } = value;
+  const { account, file, args, env, cwd, purpose, stdin } = value;
+  if (stdin !== undefined && stdin !== 'pipe' && stdin !== 'none') return 'request.stdin: neither "pipe" nor "none"';
   if (typeof account !== 'string' || !isValidAccountName(account)) return 'request.account: not a valid account name';
   const fileProblem = absolutePathProblem(file);
   if (fileProblem) return `request.file: ${fileProblem}`;
@@ -44,13 +45,15 @@ export function parseSpawnRequest(value: unknown): SpawnRequest | string {
   if (cwdProblem) return `request.cwd: ${cwdProblem}`;
   if (typeof purpose !== 'string') return 'request.purpose: not a string';
   if (!Array.isArray(args) || args.length > SPAWN_LIMITS.maxArgs) return `request.args: not an array of at most ${SPAWN_LIMITS.maxArgs} strings`;
-  let total = Buffer.byteLength(file as string);
+  // Sizes are in UTF-8 bytes, counted exactly only where a limit could be reached: a string of n UTF-16 units has
+  // at most 3n bytes, and a CGI environment (this runs once per CGI request) is far below every limit.
+  let upper = atMostBytes(file as string);
   const argList: string[] = [];
   for (const arg of args as unknown[]) {
     const problem = execStringProblem(arg);
     if (problem) return `request.args: ${problem}`;
     argList.push(arg as string);
-    total += Buffer.byteLength(arg as string) + 1;
+    upper += atMostBytes(arg as string) + 1;
   }
   if (!isPlainRecord(env)) return 'request.env: not an object';
   const keys = Object.keys(env);
@@ -62,13 +65,24 @@ export function parseSpawnRequest(value: unknown): SpawnRequest | string {
     if (key === '' || key.includes('=') || key.includes('\0')) return 'request.env: a variable name is empty or contains "=" or NUL';
     const problem = execStringProblem(item);
     if (problem) return `request.env: ${problem}`;
-    if (Buffer.byteLength(key) + 1 + Buffer.byteLength(item as string) > SPAWN_LIMITS.maxStringBytes) return `request.env: ${key} is longer than ${SPAWN_LIMITS.maxStringBytes} bytes`;
+    const bytes = atMostBytes(key) + 1 + atMostBytes(item as string);
+    if (bytes > SPAWN_LIMITS.maxStringBytes && Buffer.byteLength(key) + 1 + Buffer.byteLength(item as string) > SPAWN_LIMITS.maxStringBytes) {
+      return `request.env: ${key} is longer than ${SPAWN_LIMITS.maxStringBytes} bytes`;
+    }
     entries.push([key, item as string]);
-    total += Buffer.byteLength(key) + Buffer.byteLength(item as string) + 2;
+    upper += bytes + 1;
   }
-  if (total > SPAWN_LIMITS.maxTotalBytes) return `request: arguments and environment exceed ${SPAWN_LIMITS.maxTotalBytes} bytes`;
+  if (upper > SPAWN_LIMITS.maxTotalBytes && exactTotal(file as string, argList, entries) > SPAWN_LIMITS.maxTotalBytes) return `request: arguments and environment exceed ${SPAWN_LIMITS.maxTotalBytes} bytes`;
   // Object.fromEntries defines own properties: a "__proto__" variable stays a variable.
-  return { account, file: file as string, args: argList, env: Object.fromEntries(entries), cwd: cwd as string, purpose: purposeForWire(purpose) };
+  return {
+    account,
+    file: file as string,
+    args: argList,
+    env: Object.fromEntries(entries),
+    cwd: cwd as string,
+    purpose: purposeForWire(purpose),
+    ...(stdin !== undefined && { stdin: stdin as 'pipe' | 'none' }),
+  };
 }
 
 /** The purpose is only for logs and reasons: shortened and without NUL rather than refused. */
@@ -78,12 +92,27 @@ function purposeForWire(purpose: string): string {
   return text;
 }
 
-/** The spawn connection's first bytes: prefix, then id, account, file, cwd, purpose, argc, args, envc, env (NUL-separated). */
+/**
+ * The spawn connection's first bytes: prefix ("PSPN", or "PSP0" when stdin is 'none': no input connection follows),
+ * then id, account, file, cwd, purpose, argc, args, envc, env (NUL-separated).
+ */
 export function encodeSpawnRequest(id: number, request: SpawnRequest): Buffer {
-  const env = Object.entries(request.env).map(([name, value]) => `${name}=${value}`);
-  const fields = [String(id), request.account, request.file, request.cwd, request.purpose, String(request.args.length), ...request.args, String(env.length), ...env];
-  const header = Buffer.from(fields.join('\0'));
-  return Buffer.concat([connectionPrefix('PSPN', header.length), header]);
+  let text = `${id}\0${request.account}\0${request.file}\0${request.cwd}\0${request.purpose}\0${request.args.length}`;
+  for (const arg of request.args) text += `\0${arg}`;
+  const { env } = request;
+  let count = 0;
+  let variables = '';
+  for (const name in env) {
+    variables += `\0${name}=${env[name]}`;
+    count++;
+  }
+  text += `\0${count}${variables}`;
+  const length = Buffer.byteLength(text);
+  const bytes = Buffer.allocUnsafe(8 + length);
+  bytes.write(request.stdin === 'none' ? 'PSP0' : 'PSPN', 0, 'latin1');
+  bytes.writeUInt32BE(length, 4);
+  bytes.write(text, 8, 'utf8');
+  return bytes;
 }
 
 export type ControlMessage =
@@ -203,10 +232,23 @@ function absolutePathProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** An upper bound of a string's UTF-8 length: 3 bytes per UTF-16 unit at most (a surrogate pair: 4 for 2). */
+function atMostBytes(value: string): number {
+  return value.length * 3;
+}
+
+/** file + args + env in UTF-8 bytes, each string with its terminating NUL (env strings as NAME=VALUE). */
+function exactTotal(file: string, args: readonly string[], env: readonly (readonly [string, string])[]): number {
+  let total = Buffer.byteLength(file);
+  for (const arg of args) total += Buffer.byteLength(arg) + 1;
+  for (const [key, value] of env) total += Buffer.byteLength(key) + Buffer.byteLength(value) + 2;
+  return total;
+}
+
 function execStringProblem(value: unknown): string | undefined {
   if (typeof value !== 'string') return 'not a string';
   if (value.includes('\0')) return 'contains NUL';
-  if (Buffer.byteLength(value) > SPAWN_LIMITS.maxStringBytes) return `a string is longer than ${SPAWN_LIMITS.maxStringBytes} bytes`;
+  if (atMostBytes(value) > SPAWN_LIMITS.maxStringBytes && Buffer.byteLength(value) > SPAWN_LIMITS.maxStringBytes) return `a string is longer than ${SPAWN_LIMITS.maxStringBytes} bytes`;
   return undefined;
 }
 

@@ -7,9 +7,9 @@
  * a write error, with whatever output it had not read yet.
  */
 import net from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { connectionPrefix, ControlParser, encodeSpawnRequest, killLine, parseSpawnRequest, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
-import type { OsAccount, ProcessExit, ProcessSpawner, SpawnCapability, SpawnedProcess, SpawnRefusal, SpawnRequest } from './spawn.js';
+import { discardingStdin, type OsAccount, type ProcessExit, type ProcessSpawner, type SpawnCapability, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from './spawn.js';
 
 export interface ForkerSpawnerOptions {
   /** How long to wait for the forker's answer to a spawn request. Default 10 s. */
@@ -23,8 +23,8 @@ interface Entry {
   readonly request: SpawnRequest;
   /** The program's stdout. */
   readonly connection: net.Socket;
-  /** The program's stdin. */
-  readonly input: net.Socket;
+  /** The program's stdin: its connection, or (stdin 'none') a stream that drops what is written. */
+  readonly input: Writable;
   /** The connection's output as the caller reads it (see assemble). */
   readonly stdout: PassThrough;
   readonly stderr: PassThrough;
@@ -171,14 +171,20 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
     nextId = id + 1 >= SPAWN_LIMITS.maxId ? 1 : id + 1;
     // In this order, in one go: the forker takes the input connection as the next one after the spawn connection.
     const connection = net.connect({ path: socketPath });
-    const input = net.connect({ path: socketPath, allowHalfOpen: true });
     // Until the caller has them, errors (the program exiting before reading its stdin) must not be unhandled.
     connection.on('error', () => undefined);
-    input.on('error', () => undefined);
     connection.write(encodeSpawnRequest(id, checked));
-    input.write(connectionPrefix('PSIN', id));
-    // Nothing comes back on it; reading lets it close once the program is gone.
-    input.resume();
+    let input: Writable;
+    if (checked.stdin === 'none') {
+      input = discardingStdin();
+    } else {
+      const socket = net.connect({ path: socketPath, allowHalfOpen: true });
+      socket.on('error', () => undefined);
+      socket.write(connectionPrefix('PSIN', id));
+      // Nothing comes back on it; reading lets it close once the program is gone.
+      socket.resume();
+      input = socket;
+    }
     return new Promise((resolve) => {
       // A socket reads as soon as it is connected and, at an EOF with nothing buffered, emits 'end' at once (net calls
       // read(0)): a program that exits before STARTED arrives would end its output before the caller listens. The
@@ -207,3 +213,4 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
 
   return { capability, spawn };
 }
+

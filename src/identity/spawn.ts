@@ -11,7 +11,7 @@
  * unavailable, and asking for another account is a refusal value, never a silent fallback), and the worker-side
  * client of its pool's forker (forker-spawner.ts).
  */
-import type { Readable, Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 
 /** An OS account as the kernel sees it: what `id NAME` prints. */
 export interface OsAccount {
@@ -34,6 +34,11 @@ export interface SpawnRequest {
   readonly cwd: string;
   /** Who asked and why (e.g. "CGI /cgi-bin/id.cgi as MACHINE\\bob, createProcessAsUser"), for the log. */
   readonly purpose: string;
+  /**
+   * 'none': the program has nothing to read (a request without a body): its stdin is /dev/null, and `stdin` drops
+   * what is written to it. Saves the forker's second connection. Default: a pipe.
+   */
+  readonly stdin?: 'pipe' | 'none';
 }
 
 export interface ProcessExit {
@@ -78,4 +83,13 @@ export interface SpawnCapability {
 export interface ProcessSpawner {
   readonly capability: SpawnCapability;
   spawn(request: SpawnRequest): Promise<SpawnedProcess | SpawnRefusal>;
+}
+
+/** The `stdin` of a process started with stdin 'none': what is written is dropped, as /dev/null would take it. */
+export function discardingStdin(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
 }

@@ -9,6 +9,16 @@ import type { Settings } from '../config/schema.js';
 import { bodyLimitExceeded } from '../filtering/request-filter.js';
 import type { HttpError } from './errors.js';
 
+/**
+ * Whether a request carries a body (RFC 9112 §6.3: exactly when it has Transfer-Encoding or a Content-Length; a
+ * Content-Length of 0 is an empty one, treated as none). Asked before the body is read: by Digest (qop=auth-int
+ * would have to hash it) and by CGI (a script without one gets /dev/null as stdin).
+ */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && Number(length) !== 0);
+}
+
 export function hasUnannouncedBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined && !req.complete;
 }

@@ -86,6 +86,17 @@ test('corrupting any one field of a valid request makes it invalid, with the fie
   );
 });
 
+test("stdin: 'pipe' or 'none' (sent as PSPN or PSP0), nothing else", () => {
+  const request: SpawnRequest = { account: 'bob', file: '/bin/true', args: [], env: { A: '1' }, cwd: '/', purpose: 'p' };
+  assert.equal(encodeSpawnRequest(1, request).toString('latin1', 0, 4), 'PSPN');
+  assert.equal(encodeSpawnRequest(1, { ...request, stdin: 'pipe' }).toString('latin1', 0, 4), 'PSPN');
+  const none = encodeSpawnRequest(1, { ...request, stdin: 'none' });
+  assert.equal(none.toString('latin1', 0, 4), 'PSP0');
+  assert.deepEqual(none.subarray(8), encodeSpawnRequest(1, request).subarray(8), 'the same fields');
+  assert.deepEqual(parseSpawnRequest({ ...request, stdin: 'none' }), { ...request, stdin: 'none' });
+  for (const bad of ['', 'null', 'NONE', 0, null]) assert.equal(parseSpawnRequest({ ...request, stdin: bad }), 'request.stdin: neither "pipe" nor "none"');
+});
+
 test('unexpected and missing fields are refused', () => {
   const request: SpawnRequest = { account: 'bob', file: '/bin/true', args: [], env: {}, cwd: '/', purpose: 'p' };
   assert.equal(parseSpawnRequest({ ...request, uid: 0 }), 'request: unexpected field "uid"');

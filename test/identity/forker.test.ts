@@ -350,6 +350,22 @@ describe('persona-forker (run as root)', { concurrency: false }, () => {
     assert.deepEqual(r.exit, { code: 0, signal: null });
   });
 
+  test("stdin 'none' (PSP0): the program reads /dev/null, no input connection is made, and what is written is dropped", TEST_TIMEOUT, async () => {
+    const { worker, f } = await pool();
+    const none = { stdin: 'none' as const };
+    const fd0 = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0'], none), stdin: 'ignored by /dev/null' });
+    assert.equal(fd0.stdout, '/dev/null\n');
+    assert.deepEqual(fd0.exit, { code: 0, signal: null });
+    // cat ends at once: nothing to read, and the bytes the worker wrote went nowhere
+    const cat = await worker.ask({ test: 'run', request: request(USER, '/bin/cat', [], none), stdinBytes: 100_000 });
+    assert.equal(cat.stdoutLength, 0);
+    assert.deepEqual(cat.exit, { code: 0, signal: null });
+    // with a pipe, as before: the input connection is its stdin
+    const piped = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0']) });
+    assert.match(piped.stdout ?? '', /^socket:\[\d+\]\n$/);
+    assert.equal(f.events.filter((e) => e.kind === 'invalid').length, 0);
+  });
+
   test('a program that exits without reading a large stdin still delivers all of its output', TEST_TIMEOUT, async () => {
     const { worker } = await pool();
     // The worker's writes fail once the program is gone; its output, on a connection of its own, is all there.

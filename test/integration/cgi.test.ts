@@ -46,6 +46,9 @@ describe('CGI as the identity MODEL.md §1 names (run as root)', () => {
       await writeFile(path.join(root, dir, 'id.cgi'), script);
       await chmod(path.join(root, dir, 'id.cgi'), 0o755);
     }
+    // What the script's stdin is, and how many bytes it reads from it.
+    await writeFile(path.join(root, 'cgi-bin', 'stdin.cgi'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\nprintf "fd0=%s\\nbytes=%s\\n" "$(readlink /proc/self/fd/0)" "$(wc -c | tr -d \' \')"\n');
+    await chmod(path.join(root, 'cgi-bin', 'stdin.cgi'), 0o755);
     await chmod(root, 0o755);
     cli(home, ['user', 'add', 'bob', '--ntlm', '--os-account', ACCOUNT], 'Bob-Cgi-1\n');
     cli(home, ['user', 'add', 'carol'], 'Carol-Cgi-1\n');
@@ -144,6 +147,17 @@ sites:
     const denied = await get(url('/private/id.cgi'), basic('bob', 'Bob-Cgi-1'));
     assert.equal(denied.status, 401);
     assert.match(denied.text, /401\.3/);
+  });
+
+  test('a request without a body gives the script /dev/null as stdin; one with a body, the body', async () => {
+    const bodiless = fields(await get(url('/cgi-bin/stdin.cgi')));
+    assert.equal(bodiless.fd0, '/dev/null');
+    assert.equal(bodiless.bytes, '0');
+    const posted = fields(await get(url('/cgi-bin/stdin.cgi'), { method: 'POST', body: 'x'.repeat(5000), headers: { 'content-type': 'text/plain' } }));
+    assert.match(posted.fd0 ?? '', /^socket:/);
+    assert.equal(posted.bytes, '5000');
+    const empty = fields(await get(url('/cgi-bin/stdin.cgi'), { method: 'POST', body: '', headers: { 'content-length': '0' } }));
+    assert.equal(empty.fd0, '/dev/null', 'Content-Length: 0 is no body');
   });
 
   test('PATH_INFO is what follows the script', async () => {

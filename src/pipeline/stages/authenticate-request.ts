@@ -21,6 +21,7 @@ import { iusrToken, processIdentityToken } from '../../security/process-identity
 import type { SecurityServices } from '../../security/services.js';
 import type { Token } from '../../security/token.js';
 import { httpError, isHttpError, Win32, withLogonFailure, type HttpError } from '../errors.js';
+import { hasRequestBody } from '../body.js';
 
 export interface Authenticated {
   readonly token: Token;
@@ -58,12 +59,6 @@ export function enabledSchemes(settings: AuthenticationSettings): string[] {
   ];
 }
 
-/** Whether the request carries a body (qop=auth-int would have to hash it). */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0' && Number(length) !== 0);
-}
-
 /** Synchronous when the answer needs no logon (a token-cache hit, IUSR, the process identity): most requests. */
 export function authenticateRequest(input: AuthenticationInput, security: SecurityServices): Authenticated | HttpError | Promise<Authenticated | HttpError> {
   const { req, connection, settings, challenges } = input;
@@ -95,7 +90,7 @@ export function authenticateRequest(input: AuthenticationInput, security: Securi
           method: req.method ?? 'GET',
           requestTarget: req.url ?? '',
           host: req.headers.host,
-          hasBody: hasBody(req),
+          hasBody: hasRequestBody(req),
           challenges,
           traceId: input.traceId,
           now: Date.now(),

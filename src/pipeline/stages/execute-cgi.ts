@@ -12,6 +12,7 @@ import type { Generation } from '../../server/generation.js';
 import type { Token } from '../../security/token.js';
 import type { RequestContext } from '../context.js';
 import { httpError, type HttpError } from '../errors.js';
+import { hasRequestBody } from '../body.js';
 import type { CgiHandler } from './map-request-handler.js';
 
 export async function executeCgi(ctx: RequestContext, handler: CgiHandler, token: Token, resolution: UrlResolution, generation: Generation): Promise<HttpError | null> {
@@ -31,6 +32,8 @@ export async function executeCgi(ctx: RequestContext, handler: CgiHandler, token
       env: requestCgiEnvironment(ctx, handler, token),
       cwd: path.dirname(handler.script.realPath),
       purpose: `CGI ${handler.scriptName} for ${token.user.name}`,
+      // Nothing to read: /dev/null instead of a second connection to the forker (the common GET).
+      ...(!hasRequestBody(req) && { stdin: 'none' as const }),
     },
     timeoutMs: handler.settings.cgi.timeout * 1000,
     nph: handler.nph,
