@@ -31,8 +31,21 @@ export function connectionPrefix(kind: 'PCTL' | 'PSPN' | 'PSIN', length: number)
   return prefix;
 }
 
+/** A request that passed checkSpawnRequest: its fields, and the environment as a list, ready to encode. */
+export interface CheckedSpawnRequest {
+  readonly fields: Omit<SpawnRequest, 'env'>;
+  readonly env: readonly (readonly [string, string])[];
+}
+
 /** A fresh, validated SpawnRequest, or why the value is not one. Never throws. */
 export function parseSpawnRequest(value: unknown): SpawnRequest | string {
+  const checked = checkSpawnRequest(value);
+  // Object.fromEntries defines own properties: a "__proto__" variable stays a variable.
+  return typeof checked === 'string' ? checked : { ...checked.fields, env: Object.fromEntries(checked.env) };
+}
+
+/** parseSpawnRequest's checks, without building a new request: what a worker does before each spawn. */
+export function checkSpawnRequest(value: unknown): CheckedSpawnRequest | string {
   if (!isPlainRecord(value)) return 'request: not an object';
   const extra = Object.keys(value).find((key) => !['account', 'file', 'args', 'env', 'cwd', 'purpose', 'stdin'].includes(key));
   if (extra !== undefined) return `request: unexpected field ${JSON.stringify(extra.slice(0, 64))}`;
@@ -73,15 +86,16 @@ export function parseSpawnRequest(value: unknown): SpawnRequest | string {
     upper += bytes + 1;
   }
   if (upper > SPAWN_LIMITS.maxTotalBytes && exactTotal(file as string, argList, entries) > SPAWN_LIMITS.maxTotalBytes) return `request: arguments and environment exceed ${SPAWN_LIMITS.maxTotalBytes} bytes`;
-  // Object.fromEntries defines own properties: a "__proto__" variable stays a variable.
   return {
-    account,
-    file: file as string,
-    args: argList,
-    env: Object.fromEntries(entries),
-    cwd: cwd as string,
-    purpose: purposeForWire(purpose),
-    ...(stdin !== undefined && { stdin: stdin as 'pipe' | 'none' }),
+    fields: {
+      account,
+      file: file as string,
+      args: argList,
+      cwd: cwd as string,
+      purpose: purposeForWire(purpose),
+      ...(stdin !== undefined && { stdin: stdin as 'pipe' | 'none' }),
+    },
+    env: entries,
   };
 }
 
@@ -97,16 +111,16 @@ function purposeForWire(purpose: string): string {
  * then id, account, file, cwd, purpose, argc, args, envc, env (NUL-separated).
  */
 export function encodeSpawnRequest(id: number, request: SpawnRequest): Buffer {
+  const { env, ...fields } = request;
+  return encodeCheckedSpawnRequest(id, { fields, env: Object.entries(env) });
+}
+
+export function encodeCheckedSpawnRequest(id: number, checked: CheckedSpawnRequest): Buffer {
+  const request = checked.fields;
   let text = `${id}\0${request.account}\0${request.file}\0${request.cwd}\0${request.purpose}\0${request.args.length}`;
   for (const arg of request.args) text += `\0${arg}`;
-  const { env } = request;
-  let count = 0;
-  let variables = '';
-  for (const name in env) {
-    variables += `\0${name}=${env[name]}`;
-    count++;
-  }
-  text += `\0${count}${variables}`;
+  text += `\0${checked.env.length}`;
+  for (const [name, value] of checked.env) text += `\0${name}=${value}`;
   const length = Buffer.byteLength(text);
   const bytes = Buffer.allocUnsafe(8 + length);
   bytes.write(request.stdin === 'none' ? 'PSP0' : 'PSPN', 0, 'latin1');
@@ -208,6 +222,8 @@ function parseLine(line: string): ControlMessage | { readonly payload: { id: num
 
 /** The forker's %XX escaping of a field (whitespace, controls, "%"), undone. Bytes are UTF-8. */
 function unescape(field: string): string {
+  // Most fields (ids, numbers, ASCII names and paths) have nothing to undo.
+  if (!/[%\x80-\xff]/.test(field)) return field;
   const bytes = Buffer.from(field.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
   return bytes.toString('utf8');
 }

@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
-import { connectionPrefix, ControlParser, encodeSpawnRequest, killLine, parseSpawnRequest, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
+import { checkSpawnRequest, connectionPrefix, ControlParser, encodeCheckedSpawnRequest, killLine, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
 import { discardingStdin, type OsAccount, type ProcessExit, type ProcessSpawner, type SpawnCapability, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from './spawn.js';
 
 export interface ForkerSpawnerOptions {
@@ -158,7 +158,7 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
     });
 
   const spawn = async (request: SpawnRequest): Promise<SpawnedProcess | SpawnRefusal> => {
-    const checked = parseSpawnRequest(request);
+    const checked = checkSpawnRequest(request);
     if (typeof checked === 'string') return refusal(request, 500, 0, checked);
     ready ??= connectControl();
     const connected = await ready;
@@ -173,9 +173,9 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
     const connection = net.connect({ path: socketPath });
     // Until the caller has them, errors (the program exiting before reading its stdin) must not be unhandled.
     connection.on('error', () => undefined);
-    connection.write(encodeSpawnRequest(id, checked));
+    connection.write(encodeCheckedSpawnRequest(id, checked));
     let input: Writable;
-    if (checked.stdin === 'none') {
+    if (checked.fields.stdin === 'none') {
       input = discardingStdin();
     } else {
       const socket = net.connect({ path: socketPath, allowHalfOpen: true });
