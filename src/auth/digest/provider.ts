@@ -6,6 +6,10 @@
  *
  *   parse → precheck (algorithm, realm, uri, opaque, nonce) → account → verifier → verify → nc → token
  *
+ * A keep-alive connection whose header then changes only in nc and response is answered by its session
+ * (session.ts): the same decisions for the unchanged parts, one hash and the nc check for the changed ones; anything
+ * else, a wrong response included, comes back here.
+ *
  * The token is a Network logon of package Digest without delegable credentials (MODEL.md §3): Digest never gives
  * the server a password. A new logon goes through logonUser with a proof (lockout, disabled, rights, audit 4624 with
  * the algorithm as `detail`); a request whose account and verifier map to a token-cache entry reuses it (no audit
