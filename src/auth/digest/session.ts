@@ -16,10 +16,10 @@
  * a replayed count, or a changed store, returns undefined and the provider takes the full path, which then answers
  * and explains as it always does.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { DigestSettings } from '../../config/schema.js';
 import type { SecurityServices } from '../../security/services.js';
 import type { Token } from '../../security/token.js';
-import { timingSafeEqual } from 'node:crypto';
 import { digestHex, HEX_LENGTH, hashOf, type DigestAlgorithm, type DigestHash } from './algorithms.js';
 import type { DigestCredentials } from './authorization.js';
 import { MAX_FUTURE_SKEW_MS, nonceIssuedAt } from './nonce.js';
