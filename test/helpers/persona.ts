@@ -64,7 +64,8 @@ export class RunningPersona {
     return this.exited;
   }
 
-  async waitForOutput(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  /** Bounded; generous because a start is launcher + worker + forker, and CI machines are shared (a loaded clean-clone run took over 15 s for one). */
+  async waitForOutput(pattern: RegExp, timeoutMs = 45_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern} in:\n${this.output}`);
