@@ -12,7 +12,7 @@ import type { HttpError } from './errors.js';
 /**
  * Whether a request carries a body (RFC 9112 §6.3: exactly when it has Transfer-Encoding or a Content-Length; a
  * Content-Length of 0 is an empty one, treated as none). Asked before the body is read: by Digest (qop=auth-int
- * would have to hash it) and by CGI (a script without one gets /dev/null as stdin).
+ * would have to hash it), by CGI (a script without one gets /dev/null as stdin) and by FastCGI (nothing to stream to the application).
  */
 export function hasRequestBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];

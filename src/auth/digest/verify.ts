@@ -97,12 +97,16 @@ export interface DigestResponseInput {
  */
 export function responseFor(r: DigestResponseInput): string {
   const hash = hashOf(r.algorithm);
-  if (r.qop === undefined) {
+  if (!withQop(r)) {
     const { sessionKey, ha2 } = responseKeys(r);
     return h(hash, `${sessionKey}:${r.nonce}:${ha2}`);
   }
-  const { before, after } = responseAroundNc({ ...r, qop: r.qop });
+  const { before, after } = responseAroundNc(r);
   return h(hash, `${before}${r.nc ?? ''}${after}`);
+}
+
+function withQop(r: DigestResponseInput): r is DigestResponseInput & { readonly qop: DigestQop } {
+  return r.qop !== undefined;
 }
 
 function responseKeys(r: Omit<DigestResponseInput, 'nc'>): { sessionKey: string; ha2: string } {

@@ -10,6 +10,7 @@
  * - HEAD: the head is sent, the body is read and dropped; STDERR goes to `onStderr` (the log), never to the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasRequestBody } from '../../pipeline/body.js';
 import { httpError, type HttpError } from '../../pipeline/errors.js';
 import { MISBEHAVED } from '../cgi/run.js';
 import { sendCgiHead, StderrCollector, type BodyWriter } from '../cgi/output.js';
@@ -43,8 +44,7 @@ class FastCgiResponse {
   constructor(private readonly options: RespondOptions) {
     this.done = new Promise((resolve) => (this.settle = resolve));
     const { req, res } = options;
-    const hasBody = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) > 0 : req.headers['transfer-encoding'] !== undefined;
-    this.request = options.pool.request(options.params, hasBody ? req : undefined, {
+    this.request = options.pool.request(options.params, hasRequestBody(req) ? req : undefined, {
       stdout: (chunk) => this.onOutput(chunk),
       stderr: (chunk) => this.stderr.push(chunk),
     });
