@@ -40,9 +40,12 @@ export interface DigestSession {
   readonly lifetimeMs: number;
   readonly counts: NonceCounts;
   readonly hash: DigestHash;
-  /** The response hashes `before + nc + after` (ASCII: the bytes verifyDigest hashes). */
-  readonly before: string;
-  readonly after: string;
+  /**
+   * The bytes the response hashes, `before + nc + after` (ASCII: the bytes verifyDigest hashes), with the 8 digits
+   * of nc at `ncAt` written over per request: hashing a kept buffer skips building and encoding the string.
+   */
+  readonly hashed: Buffer;
+  readonly ncAt: number;
   /** Room for the given and the expected response, decoded from hex, for timingSafeEqual. */
   readonly given: Buffer;
   readonly expected: Buffer;
@@ -95,8 +98,8 @@ export function makeDigestSession(request: DigestSessionRequest, facts: SessionF
     lifetimeMs: request.settings.nonceLifetime * 1000,
     counts: facts.counts,
     hash,
-    before,
-    after,
+    hashed: Buffer.from(`${before}${c.ncText}${after}`, 'latin1'),
+    ncAt: before.length,
     given: Buffer.alloc(HEX_LENGTH[hash] / 2),
     expected: Buffer.alloc(HEX_LENGTH[hash] / 2),
     tokenKey: facts.tokenKey,
@@ -118,7 +121,8 @@ export function answerFromSession(session: DigestSession, text: string, request:
   // hex, so anything else writes fewer bytes than the buffer holds.
   if (response.length !== 2 * given.length || given.write(response, 0, 'hex') !== given.length) return undefined;
   // Hex output, decoded into a kept buffer: crypto.hash's 'buffer' output allocates and costs several times more.
-  expected.write(digestHex(session.hash, `${session.before}${ncText}${session.after}`), 0, 'hex');
+  session.hashed.write(ncText, session.ncAt, 'latin1');
+  expected.write(digestHex(session.hash, session.hashed), 0, 'hex');
   if (!timingSafeEqual(expected, given)) return undefined;
   // Token before count: a count recorded here and then refused for a stale token would look like a replay to the
   // full path that follows.
