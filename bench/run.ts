@@ -216,7 +216,7 @@ async function measureServer(
       const load = c.load?.[def.id];
       const connections = load?.connections ?? CONNECTIONS;
       const seconds = Math.min(o.seconds, load?.maxSeconds ?? Infinity);
-      const warmup = Math.min(o.warmup, load?.maxWarmup ?? Infinity);
+      const warmup = o.warmup === 0 ? 0 : Math.max(load?.minWarmup ?? 0, Math.min(o.warmup, load?.maxWarmup ?? Infinity));
       const smaller = connections !== CONNECTIONS || seconds !== o.seconds;
       const run = {
         wrk,

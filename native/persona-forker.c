@@ -22,13 +22,20 @@
  *     REFUSED <id> <status> <substatus> <reason>
  *     STDERR <id> <length>\n<bytes>              what the process wrote to stderr
  *     STDERREND <id>
+ *     STDOUT <id> <length>\n<bytes>              what a SPAWN process wrote to stdout (relayed, see below)
+ *     STDOUTEND <id>                             its stdout is at its end (every holder closed it), or was dropped
  *     EXIT <id> <code|-> <signal number|->
  *   worker -> forker lines: KILL <id> <SIGNAME>  (the process's group; also for a while after the leader exited)
+ *     SPAWN <length>\n<header>   a spawn on the control connection itself: <header> is a spawn request's fields
+ *                                (as after PSPN's prefix); stdin is /dev/null and stdout a pipe the forker relays as
+ *                                STDOUT messages, so a process with nothing to read costs no connection at all
+ *     PAUSE <id> / RESUME <id>   stop and restart reading a SPAWN process's stdout (the worker's reader is full):
+ *                                the program blocks on a full pipe, nothing piles up here
+ *     DROP <id>                  the worker no longer wants that stdout: it is closed (the program's next write
+ *                                fails with EPIPE, as on a closed connection) and STDOUTEND follows
  *   spawn connection: "PSPN" + uint32 length + fields joined by NUL: id, account, file, cwd, purpose, argc, args...,
  *     envc, NAME=VALUE...; then the connection is the process's stdout.
  *   input connection, opened right after it: "PSIN" + uint32 id; then it is the process's stdin.
- *   "PSP0" instead of "PSPN": the same request for a process with nothing to read (a request without a body): no
- *     input connection follows, its stdin is /dev/null.
  * Launcher -> forker (stdin): "worker <pid>" (0: none; the previous worker's processes are killed); EOF: exit.
  * Forker -> launcher (stdout): tab-separated events for its log (refusals, invalid requests, refused connections).
  * Numbers are big-endian.
@@ -75,7 +82,8 @@
 #define ACCOUNT_CACHE_MAX 1000
 #define CONTROL_BUFFER_LIMIT (1024 * 1024)
 #define CONTROL_LINE_LIMIT 4096
-#define STDERR_CHUNK 65536
+#define OUTPUT_CHUNK 65536
+#define CONTROL_READ_CHUNK 65536
 #define STATUS_REPORT_MAX 16384
 #define LAUNCHER_LINE_LIMIT 65536
 #define CHILD_STACK_SIZE (256 * 1024)
@@ -223,8 +231,9 @@ typedef struct {
     pid_t pid;
     int status_fd; /* -1 once read */
     int stderr_fd; /* -1 once at its end */
+    int stdout_fd; /* a SPAWN process's stdout, relayed; -1 for a spawn connection's process, or once at its end */
     uid_t uid; /* the account's: kills are sent with it */
-    bool starting, exited, exit_sent;
+    bool starting, exited, exit_sent, stdout_paused;
     char exit_text[32]; /* "<code|-> <signal|->" */
     char *account_name, *started, *purpose;
 } child_t;
@@ -257,8 +266,11 @@ static account_t *accounts;
 static size_t account_count, account_cap;
 
 static int listener = -1, control = -1, signal_fd = -1;
-/* While the control backlog is over its limit no stderr is read; reading resumes once it is down to half. */
-static bool stderr_paused;
+/* After a "SPAWN <length>" line: the header bytes still to come on the control connection (0: reading lines). */
+static size_t control_payload;
+/* While the control backlog is over its limit no output (stderr, relayed stdout) is read; reading resumes once it is
+   down to half. */
+static bool output_paused;
 static int64_t worker_pid;
 static buffer control_in, control_out, launcher_in;
 
@@ -366,6 +378,7 @@ static void forget_child(uint64_t id) {
     if (!c) return;
     if (c->status_fd >= 0) close(c->status_fd);
     if (c->stderr_fd >= 0) close(c->stderr_fd);
+    if (c->stdout_fd >= 0) close(c->stdout_fd);
     free(c->account_name);
     free(c->started);
     free(c->purpose);
@@ -379,7 +392,8 @@ static void drop_control(void) {
     control = -1;
     control_in.start = control_in.len = 0;
     control_out.start = control_out.len = 0;
-    stderr_paused = false;
+    output_paused = false;
+    control_payload = 0;
     /* The groups of the live and the exited processes, killed account by account. */
     size_t count = child_count + exited_used;
     uid_t *uids = xcalloc(count, sizeof *uids);
@@ -402,7 +416,20 @@ static void drop_control(void) {
 
 static void finish_child(uint64_t id) {
     child_t *c = find_child(id);
-    if (c && c->exit_sent && c->stderr_fd < 0) forget_child(id);
+    if (c && c->exit_sent && c->stderr_fd < 0 && c->stdout_fd < 0) forget_child(id);
+}
+
+/* The end of a process's stderr or relayed stdout (read to its end, an error, or dropped by the worker). */
+static void close_output(child_t *c, bool is_stdout) {
+    int *fd = is_stdout ? &c->stdout_fd : &c->stderr_fd;
+    if (*fd < 0) return;
+    close(*fd);
+    *fd = -1;
+    buffer line = {0};
+    buffer_printf(&line, "%s %llu", is_stdout ? "STDOUTEND" : "STDERREND", (unsigned long long)c->id);
+    send_control(&line, NULL, 0);
+    free(line.data);
+    finish_child(c->id);
 }
 
 static void report_exit(uint64_t id) {
@@ -482,28 +509,26 @@ static void status_input(uint64_t id) {
     forget_child(id);
 }
 
-static void stderr_input(uint64_t id) {
+/* One read of a process's stderr or relayed stdout, sent as <kind> (STDERR, STDOUT); at its end <kind>END. */
+static void output_input(uint64_t id, bool is_stdout) {
     child_t *c = find_child(id);
-    if (!c || c->stderr_fd < 0) return;
-    static char data[STDERR_CHUNK];
-    ssize_t n = read(c->stderr_fd, data, sizeof data);
+    int *fd = c ? (is_stdout ? &c->stdout_fd : &c->stderr_fd) : NULL;
+    if (!fd || *fd < 0) return;
+    const char *kind = is_stdout ? "STDOUT" : "STDERR";
+    static char data[OUTPUT_CHUNK];
+    ssize_t n = read(*fd, data, sizeof data);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n > 0) {
         buffer line = {0};
-        buffer_printf(&line, "STDERR %llu %zd", (unsigned long long)id, n);
+        buffer_printf(&line, "%s %llu %zd", kind, (unsigned long long)id, n);
         send_control(&line, data, (size_t)n);
         free(line.data);
-        /* A worker that does not read its control connection holds back stderr: the programs block, nothing piles up. */
-        if (control_pending() > CONTROL_BUFFER_LIMIT) stderr_paused = true;
+        /* A worker that does not read its control connection holds back all output: the programs block, nothing
+           piles up. */
+        if (control_pending() > CONTROL_BUFFER_LIMIT) output_paused = true;
         return;
     }
-    buffer line = {0};
-    buffer_printf(&line, "STDERREND %llu", (unsigned long long)id);
-    send_control(&line, NULL, 0);
-    free(line.data);
-    close(c->stderr_fd);
-    c->stderr_fd = -1;
-    finish_child(id);
+    close_output(c, is_stdout);
 }
 
 /* ---- accounts --------------------------------------------------------------------------------------------------- */
@@ -937,7 +962,7 @@ static bool env_name_seen(const char **table, size_t *lengths, size_t mask, cons
     }
 }
 
-static void start_child(int connection, int input, uint64_t id, const account_t *who, field_t file, field_t cwd, const char *purpose, char **argv, char **envp);
+static void start_child(int connection, int input, int *relay, uint64_t id, const account_t *who, field_t file, field_t cwd, const char *purpose, char **argv, char **envp);
 
 static void malformed(uint64_t id, const char *what) {
     buffer reason = {0};
@@ -946,7 +971,9 @@ static void malformed(uint64_t id, const char *what) {
     free(reason.data);
 }
 
-static void spawn_request(int connection, int input, char *header, size_t length) {
+/* `connection` becomes the process's stdout; for a SPAWN, *relay is the read end of that pipe, taken (set to -1) when
+   a process is started. */
+static void spawn_request(int connection, int input, int *relay, char *header, size_t length) {
     fields_t f = {header, header + length, 1};
     for (size_t i = 0; i < length; i++) f.left += header[i] == '\0';
     field_t id_field = next_field(&f);
@@ -1055,7 +1082,7 @@ static void spawn_request(int connection, int input, char *header, size_t length
             argv[0] = (char *)file.p;
             for (size_t i = 0; i < argc; i++) argv[i + 1] = (char *)args[i].p;
             for (size_t i = 0; i < envc; i++) envp[i] = (char *)env[i].p;
-            start_child(connection, input, id, who, file, cwd, purpose_text, argv, envp);
+            start_child(connection, input, relay, id, who, file, cwd, purpose_text, argv, envp);
             free(argv);
             free(envp);
         }
@@ -1065,7 +1092,7 @@ static void spawn_request(int connection, int input, char *header, size_t length
     free(env);
 }
 
-static void start_child(int connection, int input, uint64_t id, const account_t *who, field_t file, field_t cwd, const char *purpose, char **argv, char **envp) {
+static void start_child(int connection, int input, int *relay, uint64_t id, const account_t *who, field_t file, field_t cwd, const char *purpose, char **argv, char **envp) {
     int status_pipe[2], err_pipe[2];
     if (pipe2(status_pipe, O_CLOEXEC) != 0) {
         buffer text = {0};
@@ -1127,6 +1154,11 @@ static void start_child(int connection, int input, uint64_t id, const account_t 
     c->pid = pid;
     c->status_fd = status_pipe[0];
     c->stderr_fd = err_pipe[0]; /* read once STARTED is sent: the worker must know the process before its output */
+    c->stdout_fd = -1;
+    if (relay && *relay >= 0) {
+        c->stdout_fd = *relay; /* the same */
+        *relay = -1;
+    }
     c->starting = true;
     c->uid = who->uid;
     c->account_name = xstrdup(who->name);
@@ -1220,13 +1252,12 @@ static void accept_connection(void) {
         buffer_escaped(&line, opt.pool, strlen(opt.pool));
         send_control(&line, NULL, 0);
         free(line.data);
-    } else if ((memcmp(prefix, "PSPN", 4) == 0 || memcmp(prefix, "PSP0", 4) == 0) && length <= MAX_HEADER && control >= 0) {
-        bool with_input = prefix[3] == 'N';
+    } else if (memcmp(prefix, "PSPN", 4) == 0 && length <= MAX_HEADER && control >= 0) {
         char *header = xmalloc((size_t)length + 1);
         header[length] = '\0';
         int input = -1;
-        if (read_exactly(connection, header, length)) input = with_input ? input_connection(header, length) : open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (input >= 0) spawn_request(connection, input, header, length);
+        if (read_exactly(connection, header, length)) input = input_connection(header, length);
+        if (input >= 0) spawn_request(connection, input, NULL, header, length);
         else event("invalid", 2, opt.pool, "a spawn request without its header or its stdin connection in time");
         free(header);
         close(connection);
@@ -1274,23 +1305,91 @@ static bool kill_line(const char *line, size_t len) {
     return true;
 }
 
-/* Reads what has arrived (a line too long is noticed before anything sent after it is answered). */
+/* A SPAWN on the control connection: stdin /dev/null, stdout a pipe relayed as STDOUT messages. */
+static void relayed_spawn(char *header, size_t length) {
+    int out[2];
+    int input = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (input < 0 || pipe2(out, O_CLOEXEC) != 0) {
+        if (input >= 0) close(input);
+        event("invalid", 2, opt.pool, "a SPAWN found no descriptors left (/dev/null or a pipe)");
+        /* The worker learns from its time-out; the request had an id, but nothing here may be trusted to hold one. */
+        return;
+    }
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    int relay = out[0];
+    spawn_request(out[1], input, &relay, header, length);
+    close(out[1]);
+    close(input);
+    if (relay >= 0) close(relay); /* refused: no process took it */
+}
+
+/* "PAUSE <id>", "RESUME <id>", "DROP <id>": the worker's hold on a SPAWN process's stdout. */
+static bool output_line(const char *line, size_t len) {
+    const char *space = memchr(line, ' ', len);
+    if (!space) return false;
+    size_t word = (size_t)(space - line);
+    int what = word == 5 && memcmp(line, "PAUSE", 5) == 0 ? 'p' : word == 6 && memcmp(line, "RESUME", 6) == 0 ? 'r' : word == 4 && memcmp(line, "DROP", 4) == 0 ? 'd' : 0;
+    const char *p = space + 1;
+    size_t n = len - word - 1;
+    uint64_t id;
+    if (!what || n == 0 || p[0] == '0' || !parse_digits(p, n, 10, &id)) return false;
+    child_t *c = find_child(id);
+    if (!c || c->stdout_fd < 0) return true; /* at its end already: the messages crossed */
+    if (what == 'd') close_output(c, true);
+    else c->stdout_paused = what == 'p';
+    return true;
+}
+
+/* The complete messages in control_in: lines, and the header after a SPAWN line once all of it is there. */
+static void control_messages(void) {
+    while (control >= 0) {
+        char *start = control_in.data + control_in.start;
+        size_t available = control_in.len - control_in.start;
+        if (control_payload > 0) {
+            if (available < control_payload) return;
+            size_t length = control_payload;
+            control_payload = 0;
+            char *header = xmalloc(length + 1);
+            memcpy(header, start, length);
+            header[length] = '\0';
+            control_in.start += length;
+            relayed_spawn(header, length);
+            free(header);
+            continue;
+        }
+        char *newline = memchr(start, '\n', available);
+        if (!newline) {
+            /* A line too long is noticed before anything sent after it is answered. */
+            if (available > CONTROL_LINE_LIMIT) drop_control();
+            return;
+        }
+        size_t len = (size_t)(newline - start);
+        control_in.start += len + 1;
+        uint64_t length;
+        if (len > 6 && memcmp(start, "SPAWN ", 6) == 0) {
+            if (start[6] == '0' || !parse_digits(start + 6, len - 6, 8, &length) || length > MAX_HEADER) {
+                /* The header's length is unknown: what follows cannot be told apart from messages. */
+                event("invalid", 2, opt.pool, "a SPAWN line without a valid header length");
+                drop_control();
+                return;
+            }
+            control_payload = (size_t)length;
+        } else if (!kill_line(start, len) && !output_line(start, len)) {
+            event("invalid", 2, opt.pool, "an unknown control message");
+        }
+    }
+}
+
+/* Reads what has arrived; answers what is complete. */
 static void control_input(void) {
     for (;;) {
-        buffer_reserve(&control_in, 4096);
-        ssize_t n = read(control, control_in.data + control_in.len, 4096);
+        buffer_reserve(&control_in, CONTROL_READ_CHUNK);
+        ssize_t n = read(control, control_in.data + control_in.len, CONTROL_READ_CHUNK);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
         if (n <= 0) return drop_control();
         control_in.len += (size_t)n;
-        for (;;) {
-            char *start = control_in.data + control_in.start;
-            char *newline = memchr(start, '\n', control_in.len - control_in.start);
-            if (!newline) break;
-            if (!kill_line(start, (size_t)(newline - start))) event("invalid", 2, opt.pool, "an unknown control message");
-            control_in.start = (size_t)(newline + 1 - control_in.data);
-        }
-        if (control_in.len - control_in.start > CONTROL_LINE_LIMIT) return drop_control();
-        if ((size_t)n < 4096) return;
+        control_messages();
+        if (control < 0 || (size_t)n < CONTROL_READ_CHUNK) return;
     }
 }
 
@@ -1300,7 +1399,7 @@ static void flush_control(void) {
     if (n > 0) control_out.start += (size_t)n;
     else if (n < 0 && errno != EAGAIN && errno != EINTR) drop_control();
     if (control >= 0 && control_out.start == control_out.len) control_out.start = control_out.len = 0;
-    if (stderr_paused && control_pending() <= CONTROL_BUFFER_LIMIT / 2) stderr_paused = false;
+    if (output_paused && control_pending() <= CONTROL_BUFFER_LIMIT / 2) output_paused = false;
 }
 
 /* Launcher -> forker: "worker <pid>" lines; EOF: exit. */
@@ -1436,10 +1535,10 @@ int main(int argc, char **argv) {
 
     struct pollfd *fds = NULL;
     uint64_t *owner_id = NULL;
-    char *owner_kind = NULL; /* 's': status pipe, 'e': stderr pipe */
+    char *owner_kind = NULL; /* 's': status pipe, 'e': stderr pipe, 'o': relayed stdout pipe */
     size_t fds_cap = 0;
     for (;;) {
-        size_t want = 4 + 2 * child_count;
+        size_t want = 4 + 2 * child_count; /* a child's status pipe while it starts, then its stderr and stdout */
         if (want > fds_cap) {
             fds_cap = want * 2;
             free(fds);
@@ -1456,17 +1555,25 @@ int main(int argc, char **argv) {
         size_t control_index = n;
         if (control >= 0) fds[n++] = (struct pollfd){control, (short)(POLLIN | (control_pending() ? POLLOUT : 0)), 0};
         size_t first_child = n;
-        bool read_stderr = !stderr_paused;
+        bool read_output = !output_paused;
         for (size_t i = 0; i < child_count; i++) {
             child_t *c = &children[i];
             if (c->status_fd >= 0) {
                 owner_id[n] = c->id;
                 owner_kind[n] = 's';
                 fds[n++] = (struct pollfd){c->status_fd, POLLIN, 0};
-            } else if (c->stderr_fd >= 0 && !c->starting && read_stderr) {
+                continue;
+            }
+            if (c->starting || !read_output) continue;
+            if (c->stderr_fd >= 0) {
                 owner_id[n] = c->id;
                 owner_kind[n] = 'e';
                 fds[n++] = (struct pollfd){c->stderr_fd, POLLIN, 0};
+            }
+            if (c->stdout_fd >= 0 && !c->stdout_paused) {
+                owner_id[n] = c->id;
+                owner_kind[n] = 'o';
+                fds[n++] = (struct pollfd){c->stdout_fd, POLLIN, 0};
             }
         }
         int ready = poll(fds, n, -1);
@@ -1493,7 +1600,8 @@ int main(int argc, char **argv) {
                 child_t *c = find_child(owner_id[i]);
                 if (!c) continue;
                 if (owner_kind[i] == 's' && c->status_fd == fds[i].fd) status_input(owner_id[i]);
-                else if (owner_kind[i] == 'e' && c->stderr_fd == fds[i].fd) stderr_input(owner_id[i]);
+                else if (owner_kind[i] == 'e' && c->stderr_fd == fds[i].fd) output_input(owner_id[i], false);
+                else if (owner_kind[i] == 'o' && c->stdout_fd == fds[i].fd) output_input(owner_id[i], true);
             }
             reap();
         }

@@ -1,7 +1,7 @@
 /**
  * The wire format between a worker and its pool's forker (native/persona-forker.c, whose header comment is the
- * protocol's reference): the spawn request a worker sends on a fresh connection, and the lines the forker sends back
- * on the worker's control connection. The worker checks a request here first (`parseSpawnRequest`: the forker checks
+ * protocol's reference): the spawn request a worker sends (on a fresh connection, or as a SPAWN message on its
+ * control connection), and the messages either side sends on the control connection. The worker checks a request here first (`parseSpawnRequest`: the forker checks
  * again, it trusts no worker) so that a caller's mistake is a clear refusal, not a malformed-request event.
  */
 import os from 'node:os';
@@ -107,8 +107,11 @@ function purposeForWire(purpose: string): string {
 }
 
 /**
- * The spawn connection's first bytes: prefix ("PSPN", or "PSP0" when stdin is 'none': no input connection follows),
- * then id, account, file, cwd, purpose, argc, args, envc, env (NUL-separated).
+ * A spawn request on the wire: id, account, file, cwd, purpose, argc, args, envc, env (NUL-separated), after
+ * - "PSPN" + its length (uint32 BE): the first bytes of a spawn connection, which becomes the program's stdout (an
+ *   input connection follows and becomes its stdin), or, when stdin is 'none',
+ * - "SPAWN <length>\n": a message on the control connection; the program reads /dev/null and the forker relays its
+ *   stdout as STDOUT messages (no connection at all).
  */
 export function encodeSpawnRequest(id: number, request: SpawnRequest): Buffer {
   const { env, ...fields } = request;
@@ -122,11 +125,23 @@ export function encodeCheckedSpawnRequest(id: number, checked: CheckedSpawnReque
   text += `\0${checked.env.length}`;
   for (const [name, value] of checked.env) text += `\0${name}=${value}`;
   const length = Buffer.byteLength(text);
+  if (request.stdin === 'none') {
+    const line = `SPAWN ${length}\n`;
+    const bytes = Buffer.allocUnsafe(line.length + length);
+    bytes.write(line, 0, 'latin1');
+    bytes.write(text, line.length, 'utf8');
+    return bytes;
+  }
   const bytes = Buffer.allocUnsafe(8 + length);
-  bytes.write(request.stdin === 'none' ? 'PSP0' : 'PSPN', 0, 'latin1');
+  bytes.write('PSPN', 0, 'latin1');
   bytes.writeUInt32BE(length, 4);
   bytes.write(text, 8, 'utf8');
   return bytes;
+}
+
+/** The worker's hold on a relayed stdout (SPAWN): stop reading it, read it again, or close it (STDOUTEND follows). */
+export function outputLine(what: 'PAUSE' | 'RESUME' | 'DROP', id: number): string {
+  return `${what} ${id}\n`;
 }
 
 export type ControlMessage =
@@ -135,13 +150,15 @@ export type ControlMessage =
   | { readonly type: 'refused'; readonly id: number; readonly status: number; readonly substatus: number; readonly reason: string }
   | { readonly type: 'stderr'; readonly id: number; readonly data: Buffer }
   | { readonly type: 'stderr-end'; readonly id: number }
+  | { readonly type: 'stdout'; readonly id: number; readonly data: Buffer }
+  | { readonly type: 'stdout-end'; readonly id: number }
   | { readonly type: 'exit'; readonly id: number; readonly code: number | null; readonly signal: NodeJS.Signals | null };
 
 /** What the control stream held that is not a message: the worker drops the connection (the forker kills its processes). */
 export class ControlProtocolError extends Error {}
 
 const MAX_LINE = 64 * 1024;
-const MAX_STDERR_CHUNK = 1024 * 1024;
+const MAX_OUTPUT_CHUNK = 1024 * 1024;
 
 /**
  * Splits the forker's control stream into messages. Incremental: feed chunks as they arrive, in any sizes. Throws
@@ -150,8 +167,8 @@ const MAX_STDERR_CHUNK = 1024 * 1024;
  */
 export class ControlParser {
   private buffered: Buffer = Buffer.alloc(0);
-  /** While reading a STDERR payload: its id and the bytes still to come. */
-  private payload: { id: number; left: number } | undefined;
+  /** While reading a STDERR or STDOUT payload: its kind, id and the bytes still to come. */
+  private payload: Payload | undefined;
 
   push(chunk: Buffer): ControlMessage[] {
     this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
@@ -160,7 +177,7 @@ export class ControlParser {
       if (this.payload) {
         if (this.buffered.length < this.payload.left) break;
         const data = this.buffered.subarray(0, this.payload.left);
-        messages.push({ type: 'stderr', id: this.payload.id, data: Buffer.from(data) });
+        messages.push({ type: this.payload.type, id: this.payload.id, data: Buffer.from(data) });
         this.buffered = this.buffered.subarray(this.payload.left);
         this.payload = undefined;
         continue;
@@ -180,7 +197,13 @@ export class ControlParser {
   }
 }
 
-function parseLine(line: string): ControlMessage | { readonly payload: { id: number; left: number } } {
+interface Payload {
+  readonly type: 'stderr' | 'stdout';
+  readonly id: number;
+  readonly left: number;
+}
+
+function parseLine(line: string): ControlMessage | { readonly payload: Payload } {
   const fields = line.split(' ');
   const bad = (): never => {
     throw new ControlProtocolError(`unexpected control line ${JSON.stringify(line.slice(0, 80))}`);
@@ -201,13 +224,16 @@ function parseLine(line: string): ControlMessage | { readonly payload: { id: num
     }
     case 'REFUSED':
       return fields.length === 5 ? { type: 'refused', id: id(), status: count(fields[2]), substatus: count(fields[3]), reason: unescape(fields[4]!) } : bad();
-    case 'STDERR': {
+    case 'STDERR':
+    case 'STDOUT': {
       if (fields.length !== 3) bad();
       const left = count(fields[2]);
-      return left > 0 && left <= MAX_STDERR_CHUNK ? { payload: { id: id(), left } } : bad();
+      return left > 0 && left <= MAX_OUTPUT_CHUNK ? { payload: { type: fields[0] === 'STDERR' ? 'stderr' : 'stdout', id: id(), left } } : bad();
     }
     case 'STDERREND':
       return fields.length === 2 ? { type: 'stderr-end', id: id() } : bad();
+    case 'STDOUTEND':
+      return fields.length === 2 ? { type: 'stdout-end', id: id() } : bad();
     case 'EXIT': {
       if (fields.length !== 4) bad();
       const code = fields[2] === '-' ? null : count(fields[2]);

@@ -1,14 +1,20 @@
 /**
  * A worker's ProcessSpawner: asks its pool's forker (native/persona-forker.c, root) to start processes as OS
  * accounts. One control connection carries the forker's answers (started/refused), the processes' stderr and exits,
- * and our kill requests; each process gets two connections of its own, which become its stdout and its stdin — so a
- * request body goes from the worker to the program and the response back without any process in between (Apache's
- * mod_cgid does the same). Two, not one: writing to a program that has exited fails, and Node tears a socket down on
- * a write error, with whatever output it had not read yet.
+ * and our kill requests.
+ *
+ * - A process with nothing to read (stdin 'none': a request without a body, most CGI requests) is asked for on the
+ *   control connection itself (SPAWN) and its stdout comes back on it too, relayed by the forker with flow control
+ *   (PAUSE/RESUME when our reader is full, DROP when it is gone): no connection is made per process. A socket per
+ *   process was most of a worker's cost per CGI request (creating, connecting, tearing down ≈ 100 µs of its CPU).
+ * - A process with input gets two connections of its own, which become its stdout and its stdin — so a request body
+ *   goes to the program and the response back without any process in between (Apache's mod_cgid does the same). Two,
+ *   not one: writing to a program that has exited fails, and Node tears a socket down on a write error, with whatever
+ *   output it had not read yet.
  */
 import net from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
-import { checkSpawnRequest, connectionPrefix, ControlParser, encodeCheckedSpawnRequest, killLine, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
+import { checkSpawnRequest, connectionPrefix, ControlParser, encodeCheckedSpawnRequest, killLine, outputLine, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
 import { discardingStdin, type OsAccount, type ProcessExit, type ProcessSpawner, type SpawnCapability, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from './spawn.js';
 
 export interface ForkerSpawnerOptions {
@@ -21,12 +27,14 @@ const STDERR_BACKLOG_LIMIT = 1024 * 1024;
 
 interface Entry {
   readonly request: SpawnRequest;
-  /** The program's stdout. */
-  readonly connection: net.Socket;
+  /** The program's stdout connection; undefined when the forker relays its stdout (SPAWN). */
+  readonly connection: net.Socket | undefined;
   /** The program's stdin: its connection, or (stdin 'none') a stream that drops what is written. */
   readonly input: Writable;
-  /** The connection's output as the caller reads it (see assemble). */
+  /** The program's output as the caller reads it: the connection's (see spawn), or the relayed STDOUT messages. */
   readonly stdout: PassThrough;
+  /** A relayed stdout: whether the forker was asked to stop reading it, and whether STDOUTEND came. */
+  readonly relay: { paused: boolean; ended: boolean } | undefined;
   readonly stderr: PassThrough;
   resolve?: (result: SpawnedProcess | SpawnRefusal) => void;
   resolveExit?: (exit: ProcessExit) => void;
@@ -57,6 +65,9 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
     updateRef();
   };
 
+  /** Everything the forker will say about the process has been said: its id may be used again. */
+  const finished = (entry: Entry): boolean => entry.exited !== undefined && entry.stderr.writableEnded && (entry.relay === undefined || entry.relay.ended);
+
   const onMessage = (message: ControlMessage): void => {
     if (message.type === 'hello') return;
     const entry = entries.get(message.id);
@@ -70,7 +81,10 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
         return;
       case 'refused':
         clearTimeout(entry.timer);
-        entry.connection.destroy();
+        entry.connection?.destroy();
+        // The forker has forgotten the id: no DROP for it.
+        if (entry.relay) entry.relay.ended = true;
+        entry.stdout.destroy();
         entry.input.destroy();
         entry.resolve?.({ kind: 'refused', status: message.status, substatus: message.substatus, reason: message.reason });
         forget(message.id);
@@ -82,12 +96,28 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
         return;
       case 'stderr-end':
         entry.stderr.end();
-        if (entry.exited) forget(message.id);
+        if (finished(entry)) forget(message.id);
+        return;
+      case 'stdout': {
+        const relay = entry.relay;
+        // Dropped by the caller (DROP is on its way) or not relayed: nothing to deliver.
+        if (relay === undefined || entry.stdout.destroyed) return;
+        if (!entry.stdout.write(message.data) && !relay.paused && control) {
+          relay.paused = true;
+          control.write(outputLine('PAUSE', message.id));
+        }
+        return;
+      }
+      case 'stdout-end':
+        if (entry.relay === undefined) return;
+        entry.relay.ended = true;
+        if (!entry.stdout.writableEnded && !entry.stdout.destroyed) entry.stdout.end();
+        if (finished(entry)) forget(message.id);
         return;
       case 'exit':
         entry.exited = { code: message.code, signal: message.signal };
         entry.resolveExit?.(entry.exited);
-        if (entry.stderr.writableEnded) forget(message.id);
+        if (finished(entry)) forget(message.id);
         return;
     }
   };
@@ -119,6 +149,8 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
       entry.resolve?.(refusal(entry.request, 500, 0, `the forker's control connection was lost (${why})`));
       entry.resolve = undefined;
       if (!entry.stderr.writableEnded) entry.stderr.end();
+      // A relayed stdout ends as a connection would when the forker is gone (it killed the process).
+      if (entry.relay && !entry.stdout.writableEnded && !entry.stdout.destroyed) entry.stdout.end();
       entry.exited ??= { code: null, signal: 'SIGKILL' };
       entry.resolveExit?.(entry.exited);
       forget(id);
@@ -169,47 +201,67 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
     let id = nextId;
     while (entries.has(id)) id = id + 1 >= SPAWN_LIMITS.maxId ? 1 : id + 1;
     nextId = id + 1 >= SPAWN_LIMITS.maxId ? 1 : id + 1;
+    const stderr = new PassThrough();
+    if (checked.fields.stdin === 'none') return relayed(id, request, checked, connected, stderr);
     // In this order, in one go: the forker takes the input connection as the next one after the spawn connection.
     const connection = net.connect({ path: socketPath });
     // Until the caller has them, errors (the program exiting before reading its stdin) must not be unhandled.
     connection.on('error', () => undefined);
     connection.write(encodeCheckedSpawnRequest(id, checked));
-    let input: Writable;
-    if (checked.fields.stdin === 'none') {
-      input = discardingStdin();
-    } else {
-      const socket = net.connect({ path: socketPath, allowHalfOpen: true });
-      socket.on('error', () => undefined);
-      socket.write(connectionPrefix('PSIN', id));
-      // Nothing comes back on it; reading lets it close once the program is gone.
-      socket.resume();
-      input = socket;
-    }
-    return new Promise((resolve) => {
-      // A socket reads as soon as it is connected and, at an EOF with nothing buffered, emits 'end' at once (net calls
-      // read(0)): a program that exits before STARTED arrives would end its output before the caller listens. The
-      // PassThrough keeps output and end for the caller. Tied by hand rather than with stream.pipeline, which costs an
-      // AbortController and a DOMException per process: destroying stdout closes the socket, a broken socket ends stdout.
-      const stdout = new PassThrough();
-      connection.pipe(stdout);
-      stdout.once('close', () => connection.destroy());
-      connection.once('close', () => {
-        if (!stdout.writableEnded) stdout.end();
-      });
-      const entry: Entry = { request, connection, input, stdout, stderr: new PassThrough(), resolve };
+    const input = net.connect({ path: socketPath, allowHalfOpen: true });
+    input.on('error', () => undefined);
+    input.write(connectionPrefix('PSIN', id));
+    // Nothing comes back on it; reading lets it close once the program is gone.
+    input.resume();
+    // A socket reads as soon as it is connected and, at an EOF with nothing buffered, emits 'end' at once (net calls
+    // read(0)): a program that exits before STARTED arrives would end its output before the caller listens. The
+    // PassThrough keeps output and end for the caller. Tied by hand rather than with stream.pipeline, which costs an
+    // AbortController and a DOMException per process: destroying stdout closes the socket, a broken socket ends stdout.
+    const stdout = new PassThrough();
+    connection.pipe(stdout);
+    stdout.once('close', () => connection.destroy());
+    connection.once('close', () => {
+      if (!stdout.writableEnded) stdout.end();
+    });
+    return started(id, { request, connection, input, stdout, stderr, relay: undefined }, connected);
+  };
+
+  /** SPAWN on the control connection: stdin /dev/null, stdout relayed by the forker. */
+  const relayed = (id: number, request: SpawnRequest, checked: Exclude<ReturnType<typeof checkSpawnRequest>, string>, connected: net.Socket, stderr: PassThrough): Promise<SpawnedProcess | SpawnRefusal> => {
+    const relay = { paused: false, ended: false };
+    const stdout = new PassThrough();
+    // The caller's reader caught up: the forker reads the program's stdout again.
+    stdout.on('drain', () => {
+      if (!relay.paused) return;
+      relay.paused = false;
+      if (control === connected && !relay.ended) connected.write(outputLine('RESUME', id));
+    });
+    // The caller is gone before the end: the forker closes the pipe (the program's next write fails, as on a closed
+    // connection) and says STDOUTEND, which completes the entry.
+    stdout.once('close', () => {
+      if (!relay.ended && control === connected) connected.write(outputLine('DROP', id));
+    });
+    connected.write(encodeCheckedSpawnRequest(id, checked));
+    return started(id, { request, connection: undefined, input: discardingStdin(), stdout, stderr, relay }, connected);
+  };
+
+  /** Waits for STARTED or REFUSED (or the time-out) for an entry whose request is on its way. */
+  const started = (id: number, fields: Omit<Entry, 'resolve'>, connected: net.Socket): Promise<SpawnedProcess | SpawnRefusal> =>
+    new Promise((resolve) => {
+      const entry: Entry = { ...fields, resolve };
       entries.set(id, entry);
       updateRef();
       entry.timer = setTimeout(() => {
-        entry.resolve?.(refusal(request, 500, 0, `the forker did not answer within ${timeoutMs} ms`));
+        entry.resolve?.(refusal(entry.request, 500, 0, `the forker did not answer within ${timeoutMs} ms`));
         entry.resolve = undefined;
         // Closing its connections ends a process that started after all; the forker's group kill does the rest.
-        connection.destroy();
-        input.destroy();
+        entry.connection?.destroy();
+        entry.stdout.destroy();
+        entry.input.destroy();
         connected.write(killLine(id, 'SIGKILL'));
         forget(id);
       }, timeoutMs);
     });
-  };
 
   return { capability, spawn };
 }

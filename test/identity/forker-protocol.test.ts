@@ -16,6 +16,7 @@ import {
   encodeSpawnRequest,
   isSignalName,
   killLine,
+  outputLine,
   parseSpawnRequest,
   SPAWN_LIMITS,
   type ControlMessage,
@@ -86,13 +87,14 @@ test('corrupting any one field of a valid request makes it invalid, with the fie
   );
 });
 
-test("stdin: 'pipe' or 'none' (sent as PSPN or PSP0), nothing else", () => {
-  const request: SpawnRequest = { account: 'bob', file: '/bin/true', args: [], env: { A: '1' }, cwd: '/', purpose: 'p' };
+test("stdin: 'pipe' or 'none' (sent as a PSPN connection or a SPAWN control message), nothing else", () => {
+  const request: SpawnRequest = { account: 'bob', file: '/bin/true', args: [], env: { A: '1' }, cwd: '/', purpose: 'pé' };
   assert.equal(encodeSpawnRequest(1, request).toString('latin1', 0, 4), 'PSPN');
   assert.equal(encodeSpawnRequest(1, { ...request, stdin: 'pipe' }).toString('latin1', 0, 4), 'PSPN');
   const none = encodeSpawnRequest(1, { ...request, stdin: 'none' });
-  assert.equal(none.toString('latin1', 0, 4), 'PSP0');
-  assert.deepEqual(none.subarray(8), encodeSpawnRequest(1, request).subarray(8), 'the same fields');
+  const header = encodeSpawnRequest(1, request).subarray(8);
+  // "SPAWN <length in bytes>\n" and the same fields (the purpose's é is two bytes)
+  assert.deepEqual(none, Buffer.concat([Buffer.from(`SPAWN ${header.length}\n`), header]));
   assert.deepEqual(parseSpawnRequest({ ...request, stdin: 'none' }), { ...request, stdin: 'none' });
   for (const bad of ['', 'null', 'NONE', 0, null]) assert.equal(parseSpawnRequest({ ...request, stdin: bad }), 'request.stdin: neither "pipe" nor "none"');
 });
@@ -181,6 +183,9 @@ test('connection prefixes and kill lines', () => {
   assert.deepEqual(connectionPrefix('PCTL', 0), Buffer.from('PCTL\0\0\0\0', 'latin1'));
   assert.deepEqual(connectionPrefix('PSIN', 0x01020304), Buffer.from([0x50, 0x53, 0x49, 0x4e, 1, 2, 3, 4]));
   assert.equal(killLine(7, 'SIGTERM'), 'KILL 7 SIGTERM\n');
+  assert.equal(outputLine('PAUSE', 7), 'PAUSE 7\n');
+  assert.equal(outputLine('RESUME', 7), 'RESUME 7\n');
+  assert.equal(outputLine('DROP', 2 ** 31 - 1), 'DROP 2147483647\n');
   assert.equal(isSignalName('SIGKILL'), true);
   for (const s of ['SIGNOPE', 'sigkill', 9, '', 'constructor', '__proto__', 'toString', null]) assert.equal(isSignalName(s), false, String(s));
   fc.assert(fc.property(fc.string(), (s) => assert.equal(isSignalName(s), Object.hasOwn(os.constants.signals, s) && /^SIG[A-Z0-9]+$/.test(s))));
@@ -217,6 +222,11 @@ const message: fc.Arbitrary<{ bytes: Buffer; message: ControlMessage }> = fc.one
     message: { type: 'stderr', id: m.id, data: Buffer.from(m.data) } as const,
   })),
   id.map((i) => ({ bytes: Buffer.from(`STDERREND ${i}\n`), message: { type: 'stderr-end', id: i } as const })),
+  fc.record({ id, data: fc.uint8Array({ minLength: 1, maxLength: 300 }) }).map((m) => ({
+    bytes: Buffer.concat([Buffer.from(`STDOUT ${m.id} ${m.data.length}\n`), Buffer.from(m.data)]),
+    message: { type: 'stdout', id: m.id, data: Buffer.from(m.data) } as const,
+  })),
+  id.map((i) => ({ bytes: Buffer.from(`STDOUTEND ${i}\n`), message: { type: 'stdout-end', id: i } as const })),
   fc.record({ id, code: fc.nat(255) }).map((m) => ({ bytes: Buffer.from(`EXIT ${m.id} ${m.code} -\n`), message: { type: 'exit', id: m.id, code: m.code, signal: null } as const })),
   fc.record({ id, signal: fc.constantFrom(...signalNumbers) }).map((m) => ({
     bytes: Buffer.from(`EXIT ${m.id} - ${m.signal}\n`),
@@ -246,7 +256,7 @@ test('ControlParser: any chunking of a valid message stream gives the same messa
 
 test('ControlParser: arbitrary bytes never throw anything but ControlProtocolError', () => {
   const junkLine = fc
-    .tuple(fc.constantFrom('HELLO', 'STARTED', 'REFUSED', 'STDERR', 'STDERREND', 'EXIT', 'KILL', ''), fc.array(fc.oneof(fc.constantFrom('-', '0', '1', '01', '2147483648', '4294967296', '%', '%zz', '1048577', ',', '1,,2', ''), fc.string({ maxLength: 8 })), { maxLength: 9 }))
+    .tuple(fc.constantFrom('HELLO', 'STARTED', 'REFUSED', 'STDERR', 'STDERREND', 'STDOUT', 'STDOUTEND', 'EXIT', 'KILL', ''), fc.array(fc.oneof(fc.constantFrom('-', '0', '1', '01', '2147483648', '4294967296', '%', '%zz', '1048577', ',', '1,,2', ''), fc.string({ maxLength: 8 })), { maxLength: 9 }))
     .map(([verb, fields]) => Buffer.from(`${[verb, ...fields].join(' ')}\n`, 'latin1'));
   const chunk = fc.oneof(fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), junkLine, message.map((m) => m.bytes));
   fc.assert(
@@ -262,7 +272,7 @@ test('ControlParser: arbitrary bytes never throw anything but ControlProtocolErr
   );
 });
 
-test('ControlParser: malformed lines, an oversized line and bad STDERR lengths are ControlProtocolError', () => {
+test('ControlParser: malformed lines, an oversized line and bad STDERR and STDOUT lengths are ControlProtocolError', () => {
   const bad = [
     'HELLO\n',
     'HELLO a b\n',
@@ -275,6 +285,10 @@ test('ControlParser: malformed lines, an oversized line and bad STDERR lengths a
     'STDERR 1 0\n',
     `STDERR 1 ${1024 * 1024 + 1}\n`,
     'STDERREND x\n',
+    'STDOUT 1 0\n',
+    `STDOUT 1 ${1024 * 1024 + 1}\n`,
+    'STDOUT 0 5\n',
+    'STDOUTEND 1 2\n',
     'EXIT 1 - 999\n',
     'EXIT 1 x -\n',
     'EXIT 1 -\n',

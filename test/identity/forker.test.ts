@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -45,6 +46,7 @@ interface RunResult {
   readonly stdinSha256?: string;
   readonly stderr?: string;
   readonly stderrKept?: number;
+  readonly heldBeforeRead?: number;
   readonly line?: string;
   readonly results?: RunResult[];
   readonly messages?: Reported[];
@@ -350,20 +352,50 @@ describe('persona-forker (run as root)', { concurrency: false }, () => {
     assert.deepEqual(r.exit, { code: 0, signal: null });
   });
 
-  test("stdin 'none' (PSP0): the program reads /dev/null, no input connection is made, and what is written is dropped", TEST_TIMEOUT, async () => {
+  test("stdin 'none' (SPAWN on the control connection): the program reads /dev/null, writes to a pipe the forker relays, and what is written to it is dropped", TEST_TIMEOUT, async () => {
     const { worker, f } = await pool();
     const none = { stdin: 'none' as const };
-    const fd0 = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0'], none), stdin: 'ignored by /dev/null' });
-    assert.equal(fd0.stdout, '/dev/null\n');
-    assert.deepEqual(fd0.exit, { code: 0, signal: null });
+    const fds = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0', '/proc/self/fd/1'], none), stdin: 'ignored by /dev/null' });
+    assert.match(fds.stdout ?? '', /^\/dev\/null\npipe:\[\d+\]\n$/);
+    assert.deepEqual(fds.exit, { code: 0, signal: null });
     // cat ends at once: nothing to read, and the bytes the worker wrote went nowhere
     const cat = await worker.ask({ test: 'run', request: request(USER, '/bin/cat', [], none), stdinBytes: 100_000 });
     assert.equal(cat.stdoutLength, 0);
     assert.deepEqual(cat.exit, { code: 0, signal: null });
-    // with a pipe, as before: the input connection is its stdin
-    const piped = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0']) });
-    assert.match(piped.stdout ?? '', /^socket:\[\d+\]\n$/);
+    // with a pipe, as before: connections of its own are its stdin and stdout
+    const piped = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/readlink', ['/proc/self/fd/0', '/proc/self/fd/1']) });
+    assert.match(piped.stdout ?? '', /^socket:\[\d+\]\nsocket:\[\d+\]\n$/);
     assert.equal(f.events.filter((e) => e.kind === 'invalid').length, 0);
+  });
+
+  test('a relayed stdout loses nothing and holds little: 8 MiB to a reader that starts late (PAUSE/RESUME)', TEST_TIMEOUT, async () => {
+    const { worker } = await pool();
+    const size = 8 * 1024 * 1024;
+    const r = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/head', ['-c', String(size), '/dev/zero'], { stdin: 'none' }), readDelayMs: 1000 });
+    assert.equal(r.stdoutLength, size);
+    assert.equal(r.stdoutSha256, createHash('sha256').update(Buffer.alloc(size)).digest('hex'));
+    assert.deepEqual(r.exit, { code: 0, signal: null });
+    // Paused at the spawner's high-water mark: what was already on its way (the forker's control backlog limit of
+    // 1 MiB, one 64 KiB chunk, socket buffers), not the 8 MiB the program had to write.
+    assert.ok(r.heldBeforeRead! > 0 && r.heldBeforeRead! <= 3 * 1024 * 1024, `the spawner held ${r.heldBeforeRead} bytes for a reader that had not started`);
+  });
+
+  test("a relayed stdout the reader drops (DROP): the program's next write fails, it ends, and the pool goes on", TEST_TIMEOUT, async () => {
+    const { worker, f } = await pool();
+    const r = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/yes', [], { stdin: 'none' }), dropAfter: 100_000 });
+    assert.ok(r.stdoutLength! >= 100_000);
+    // As on a closed connection: SIGPIPE (the forker gives programs the default disposition).
+    assert.deepEqual(r.exit, { code: null, signal: 'SIGPIPE' });
+    const ok = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/id', ['-un'], { stdin: 'none' }) });
+    assert.equal(ok.stdout, `${USER}\n`);
+    assert.equal(f.events.filter((e) => e.kind === 'invalid').length, 0);
+  });
+
+  test('a relayed stdout ends when every holder closed it: output after the program exited still arrives', TEST_TIMEOUT, async () => {
+    const { worker } = await pool();
+    const r = await worker.ask({ test: 'run', request: request(USER, '/bin/sh', ['-c', '(sleep 0.3; echo late) & echo early'], { stdin: 'none' }) });
+    assert.equal(r.stdout, 'early\nlate\n');
+    assert.deepEqual(r.exit, { code: 0, signal: null });
   });
 
   test('a program that exits without reading a large stdin still delivers all of its output', TEST_TIMEOUT, async () => {
@@ -707,6 +739,49 @@ describe('persona-forker (run as root)', { concurrency: false }, () => {
     assert.equal(forkerPid(f.socket), f.pid);
     const ok = await worker.ask({ test: 'run', request: request(USER, '/usr/bin/id', ['-un']) });
     assert.equal(ok.stdout, `${USER}\n`);
+  });
+
+  test('hostile input: SPAWN on the control connection — corrupted fields are refused, never run; a bad length drops the connection', TEST_TIMEOUT, async () => {
+    const { f, worker } = await pool();
+    const good = ['11', USER, '/usr/bin/touch', '/', 'hostile', '1', marker, '1', 'PATH=/usr/bin:/bin'];
+    const spawnLine = (fields: string[]): string => `SPAWN ${Buffer.byteLength(fields.join('\0'))}\n${fields.join('\0')}`;
+    const noNul = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
+    const corruption = fc.oneof(
+      fc.record({ index: fc.constant(0), value: noNul.filter((s) => !/^[1-9][0-9]{0,9}$/.test(s)) }),
+      fc.record({ index: fc.constant(1), value: noNul.filter((s) => !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(s)) }),
+      fc.record({ index: fc.constantFrom(2, 3), value: noNul.filter((s) => !s.startsWith('/')) }),
+      fc.record({ index: fc.constant(5), value: noNul.filter((s) => s !== '1') }),
+      fc.record({ index: fc.constant(7), value: noNul.filter((s) => s !== '1') }),
+      fc.record({ index: fc.constant(8), value: noNul.filter((s) => !/^[^=]+=/.test(s)) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(corruption, async ({ index, value }) => {
+        const fields = good.map((v, i) => (i === index ? value : v));
+        const before = f.events.length;
+        // The synchronising SPAWN follows on the same connection: once it is refused, this one was handled.
+        const r = await worker.ask({ test: 'raw', lines: [spawnLine(fields)], syncId: 4545, controlSync: true });
+        assert.equal(r.synced, true, JSON.stringify(r));
+        assert.ok(!r.messages!.some((m) => m.type === 'started' || m.type === 'stdout'), `a process started for ${JSON.stringify(fields)}`);
+        const refused = r.messages!.filter((m) => m.type === 'refused' && m.id !== 4545);
+        for (const m of refused) assert.match(m.reason!, /^forker: malformed spawn request: /);
+        if (refused.length === 0) await eventually(() => f.events.slice(before).some((e) => e.kind === 'invalid'), `neither invalid nor REFUSED for ${JSON.stringify(fields)}`);
+      }),
+      { numRuns: 60 },
+    );
+    // A length that is no number, 0, or beyond the limit: what follows cannot be framed, the connection is dropped.
+    for (const line of ['SPAWN x\n', 'SPAWN 0\n', 'SPAWN 012\n', 'SPAWN -1\n', `SPAWN ${2 * 1024 * 1024}\n`]) {
+      const before = f.events.length;
+      const r = await worker.ask({ test: 'raw', lines: [line], syncId: 4546, controlSync: true });
+      assert.equal(r.synced, false, `${JSON.stringify(line)}: ${JSON.stringify(r)}`);
+      await eventually(() => f.events.slice(before).some((e) => e.kind === 'invalid' && /SPAWN line/.test(e.fields[0] ?? '')), `no event for ${JSON.stringify(line)}`);
+    }
+    assert.equal(existsSync(marker), false);
+    // The well-formed SPAWN does run, and its stdout comes back relayed (touch writes none; its exit is awaited).
+    const r = await worker.ask({ test: 'raw', lines: [spawnLine(good)], syncId: 4547, controlSync: true, awaitId: 11 });
+    assert.ok(r.messages!.some((m) => m.type === 'started' && m.id === 11), JSON.stringify(r));
+    await eventually(() => existsSync(marker), 'the well-formed SPAWN did not run');
+    await rm(marker, { force: true });
+    assert.equal(forkerPid(f.socket), f.pid);
   });
 
   test('hostile input: an input connection from another process is refused; a new control connection replaces the old', TEST_TIMEOUT, async () => {
