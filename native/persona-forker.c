@@ -1310,9 +1310,17 @@ static void relayed_spawn(char *header, size_t length) {
     int out[2];
     int input = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (input < 0 || pipe2(out, O_CLOEXEC) != 0) {
+        int error = errno;
         if (input >= 0) close(input);
-        event("invalid", 2, opt.pool, "a SPAWN found no descriptors left (/dev/null or a pipe)");
-        /* The worker learns from its time-out; the request had an id, but nothing here may be trusted to hold one. */
+        /* Out of descriptors: refused under the request's id when it has a valid one (else the worker's time-out). */
+        fields_t f = {header, header + length, 1};
+        field_t id_field = next_field(&f);
+        uint64_t id = 0;
+        buffer text = {0};
+        buffer_printf(&text, "cannot start a process: %s: %s", input < 0 ? "/dev/null" : "pipe", error_text(error));
+        bool has_id = id_field.len > 0 && id_field.p[0] != '0' && parse_digits(id_field.p, id_field.len, 10, &id) && id < MAX_ID && !find_child(id);
+        refuse(id, has_id, 503, 2, text.data, NULL, NULL);
+        free(text.data);
         return;
     }
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);

@@ -14,7 +14,7 @@
  */
 import net from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
-import { checkSpawnRequest, connectionPrefix, ControlParser, encodeCheckedSpawnRequest, killLine, outputLine, SPAWN_LIMITS, type ControlMessage } from './forker-protocol.js';
+import { checkSpawnRequest, connectionPrefix, ControlParser, encodeCheckedSpawnRequest, killLine, outputLine, SPAWN_LIMITS, type CheckedSpawnRequest, type ControlMessage } from './forker-protocol.js';
 import { discardingStdin, type OsAccount, type ProcessExit, type ProcessSpawner, type SpawnCapability, type SpawnedProcess, type SpawnRefusal, type SpawnRequest } from './spawn.js';
 
 export interface ForkerSpawnerOptions {
@@ -227,7 +227,7 @@ export function forkerSpawner(capability: SpawnCapability, socketPath: string, o
   };
 
   /** SPAWN on the control connection: stdin /dev/null, stdout relayed by the forker. */
-  const relayed = (id: number, request: SpawnRequest, checked: Exclude<ReturnType<typeof checkSpawnRequest>, string>, connected: net.Socket, stderr: PassThrough): Promise<SpawnedProcess | SpawnRefusal> => {
+  const relayed = (id: number, request: SpawnRequest, checked: CheckedSpawnRequest, connected: net.Socket, stderr: PassThrough): Promise<SpawnedProcess | SpawnRefusal> => {
     const relay = { paused: false, ended: false };
     const stdout = new PassThrough();
     // The caller's reader caught up: the forker reads the program's stdout again.
