@@ -77,6 +77,12 @@ export interface BenchCase {
    * JS handler module at MODULE_URL). Set up only when a selected case needs it, as the Basic folder is.
    */
   handler?: 'cgi' | 'module';
+  /**
+   * Measured again after the sequential table with all of the case's servers running at once and short wrk runs
+   * taking turns (bench/interleaved.ts): `rounds` rounds of `seconds` each per server, after each one's warm-up.
+   * Persona's rate over each other server's is what `goal` is about: other work on the machine weighs on all alike.
+   */
+  interleaved?: { rounds: number; seconds: number; goal?: number };
 }
 
 export interface CaseLoad {
@@ -247,6 +253,8 @@ export const CASES: readonly BenchCase[] = [
     servers: ['persona', 'apache', 'apache-tuned'],
     load: { persona: { connections: 8, minWarmup: 10 }, apache: { connections: 8, minWarmup: 10 }, 'apache-tuned': { connections: 8, minWarmup: 10 } },
     wrkArgs: ['--timeout', '10s'],
+    // Issue 5's goal, measured where the machine's changing speed cannot decide it
+    interleaved: { rounds: 12, seconds: 1, goal: 1.0 },
   },
   // Issue 5: a JS handler module (in process, impersonating IUSR) against Persona's own static 1 KiB file.
   {

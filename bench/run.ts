@@ -23,6 +23,7 @@ import { checkDigest } from './digest-check.js';
 import { alternationLines, notes, ntlmLines, ratio, ratioLines, referenceRatio, table, versusRatio, type CaseResult } from './report.js';
 import { SERVERS, type BenchEnv, type RunningServer, type ServerDef } from './servers.js';
 import { findExecutable, tail } from './system.js';
+import { interleavedLine, measureInterleaved, type InterleavedOutcome } from './interleaved.js';
 import { runWrk } from './wrk.js';
 
 const THREADS = 1;
@@ -309,6 +310,7 @@ async function main(): Promise<number> {
   const facts = machineFacts(repo, wrk);
   const results: CaseResult[] = [];
   const outcomes: ServerOutcome[] = [];
+  const interleaved: InterleavedOutcome[] = [];
   let stray: { pid: number; cmd: string }[] = [];
 
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -330,6 +332,17 @@ async function main(): Promise<number> {
       if (interrupted) break;
       outcomes.push(await measureServer(def, env, o, wrk, bodies, results));
     }
+    for (const c of o.cases) {
+      if (!c.interleaved || interrupted) continue;
+      const defs = SERVERS.filter((d) => caseServers(c).includes(d.id) && o.only.includes(d.id) && !d.unavailable(env));
+      if (defs.length < 2 || defs[0]!.id !== 'persona') continue;
+      const warmup = o.warmup === 0 ? 0 : Math.max(c.load?.persona?.minWarmup ?? 0, Math.min(o.warmup, c.load?.persona?.maxWarmup ?? Infinity));
+      console.error(`\n== ${c.name}: ${defs.map((d) => d.label).join(', ')} running at once, ${c.interleaved.rounds} rounds of ${c.interleaved.seconds} s each in turn`);
+      const expected = c.expect ?? bodies.get(c.path)!;
+      const outcome = await measureInterleaved(c, defs, env, { wrk, threads: THREADS, dir: env.tmp, expected, readyPath: FILES[0]!.path, readyMs: READY_MS, warmupSeconds: warmup });
+      interleaved.push(outcome);
+      console.error(`   ${interleavedLine(c, outcome)}`);
+    }
   } finally {
     await stopAll();
     stray = leftovers();
@@ -349,6 +362,7 @@ async function main(): Promise<number> {
   for (const l of ratioLines(o.cases, columns, results)) console.log(`ratio: ${l}`);
   for (const l of ntlmLines(o.cases, results)) console.log(`ntlm: ${l}`);
   for (const l of alternationLines(o.cases, results)) console.log(`ratio: ${l}`);
+  for (const i of interleaved) console.log(`interleaved: ${interleavedLine(o.cases.find((c) => c.id === i.caseId)!, i)}`);
   for (const s of outcomes) {
     if (s.error) console.log(`FAILED ${s.label}: ${s.error}`);
     else if (s.skipped) console.log(`skipped ${s.label}: ${s.skipped}`);
@@ -364,6 +378,7 @@ async function main(): Promise<number> {
       machine: { ...facts, versions: Object.fromEntries(outcomes.map((s) => [s.id, s.version])) },
       settings: { seconds: o.seconds, warmupSeconds: o.warmup, threads: THREADS, connections: CONNECTIONS, nodeClientThreads: THREADS },
       servers: outcomes,
+      interleaved,
       cases: o.cases.map((c) => ({
         id: c.id,
         name: c.name,
@@ -383,7 +398,7 @@ async function main(): Promise<number> {
     writeFileSync(o.json, `${JSON.stringify(json, null, 2)}\n`);
     console.log(`results written to ${o.json}`);
   }
-  const failed = outcomes.some((s) => s.error) || results.some((r) => r.error) || stray.length > 0;
+  const failed = outcomes.some((s) => s.error) || results.some((r) => r.error) || interleaved.some((i) => i.error) || stray.length > 0;
   return failed ? 1 : 0;
 }
 
