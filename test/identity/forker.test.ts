@@ -180,6 +180,22 @@ function assertRan(r: RunResult): void {
 }
 
 /** A spawn connection's bytes from raw fields (so that they can be wrong). */
+/**
+ * One field of the spawn request [id, account, file, cwd, purpose, argc, arg, envc, env] replaced by a value that
+ * makes it invalid (`badId` says which ids count as that).
+ */
+function corruptedField(badId: (s: string) => boolean): fc.Arbitrary<{ index: number; value: string }> {
+  const noNul = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
+  return fc.oneof(
+    fc.record({ index: fc.constant(0), value: noNul.filter(badId) }),
+    fc.record({ index: fc.constant(1), value: noNul.filter((s) => !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(s)) }),
+    fc.record({ index: fc.constantFrom(2, 3), value: noNul.filter((s) => !s.startsWith('/')) }),
+    fc.record({ index: fc.constant(5), value: noNul.filter((s) => s !== '1') }),
+    fc.record({ index: fc.constant(7), value: noNul.filter((s) => s !== '1') }),
+    fc.record({ index: fc.constant(8), value: noNul.filter((s) => !/^[^=]+=/.test(s)) }),
+  );
+}
+
 function pspn(fields: readonly string[], length?: number): Buffer {
   const header = Buffer.from(fields.join('\0'));
   return Buffer.concat([connectionPrefix('PSPN', length ?? header.length), header]);
@@ -689,15 +705,8 @@ describe('persona-forker (run as root)', { concurrency: false }, () => {
   test('hostile input: arbitrarily corrupted spawn fields are refused, never run (property)', TEST_TIMEOUT, async () => {
     const { f, worker } = await pool();
     const good = ['9', USER, '/usr/bin/touch', '/', 'hostile', '1', marker, '1', 'PATH=/usr/bin:/bin'];
-    const noNul = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
-    const corruption = fc.oneof(
-      fc.record({ index: fc.constant(0), value: noNul.filter((s) => s !== '9') }), // any other id is not the input's
-      fc.record({ index: fc.constant(1), value: noNul.filter((s) => !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(s)) }),
-      fc.record({ index: fc.constantFrom(2, 3), value: noNul.filter((s) => !s.startsWith('/')) }),
-      fc.record({ index: fc.constant(5), value: noNul.filter((s) => s !== '1') }),
-      fc.record({ index: fc.constant(7), value: noNul.filter((s) => s !== '1') }),
-      fc.record({ index: fc.constant(8), value: noNul.filter((s) => !/^[^=]+=/.test(s)) }),
-    );
+    // any other id is not the input connection's
+    const corruption = corruptedField((s) => s !== '9');
     await fc.assert(
       fc.asyncProperty(corruption, async ({ index, value }) => {
         const fields = good.map((v, i) => (i === index ? value : v));
@@ -745,15 +754,8 @@ describe('persona-forker (run as root)', { concurrency: false }, () => {
     const { f, worker } = await pool();
     const good = ['11', USER, '/usr/bin/touch', '/', 'hostile', '1', marker, '1', 'PATH=/usr/bin:/bin'];
     const spawnLine = (fields: string[]): string => `SPAWN ${Buffer.byteLength(fields.join('\0'))}\n${fields.join('\0')}`;
-    const noNul = fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0'));
-    const corruption = fc.oneof(
-      fc.record({ index: fc.constant(0), value: noNul.filter((s) => !/^[1-9][0-9]{0,9}$/.test(s)) }),
-      fc.record({ index: fc.constant(1), value: noNul.filter((s) => !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(s)) }),
-      fc.record({ index: fc.constantFrom(2, 3), value: noNul.filter((s) => !s.startsWith('/')) }),
-      fc.record({ index: fc.constant(5), value: noNul.filter((s) => s !== '1') }),
-      fc.record({ index: fc.constant(7), value: noNul.filter((s) => s !== '1') }),
-      fc.record({ index: fc.constant(8), value: noNul.filter((s) => !/^[^=]+=/.test(s)) }),
-    );
+    // any id that is not a valid one (a valid other id would be a valid request)
+    const corruption = corruptedField((s) => !/^[1-9][0-9]{0,9}$/.test(s));
     await fc.assert(
       fc.asyncProperty(corruption, async ({ index, value }) => {
         const fields = good.map((v, i) => (i === index ? value : v));
