@@ -1,7 +1,8 @@
 /*
  * Persona's forker, in C: the root process that starts processes as OS accounts for one application pool's worker
- * (MODEL.md §8). It speaks exactly the protocol of libexec/persona-forker.pl, whose header comment is the protocol's
- * reference, with the same options, limits, checks, refusal statuses and reason texts.
+ * (MODEL.md §8). It replaced a Perl forker (libexec/persona-forker.pl, since removed) with the same options, limits,
+ * checks, refusal statuses and reason texts; the protocol below is the reference, src/identity/forker-protocol.ts
+ * its worker side.
  *
  * Why C: forking the Perl interpreter (page-table copy, copy-on-write faults, tearing its address space down at exec)
  * costs more than a millisecond on each side per process. Here a child is started with clone(CLONE_VM | CLONE_VFORK)
@@ -15,7 +16,7 @@
  * only with replaceProcessToken. Before exec the child checks /proc/self/status: all uids, all gids, the groups and no
  * capabilities, or it does not run the program.
  *
- * Protocol (all from the worker, over the forker's socket; the same as the Perl forker's):
+ * Protocol (all from the worker, over the forker's socket; the Perl forker's, plus SPAWN and the relayed stdout):
  *   control connection: "PCTL" + uint32 0. Forker -> worker lines (fields %XX-escaped):
  *     HELLO <pool>                               ready; spawns may be sent
  *     STARTED <id> <pid> <uid> <gid> <groups,> <name> <home>
