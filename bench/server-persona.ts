@@ -127,7 +127,12 @@ export const persona: ServerDef = {
         '',
       ].join('\n'),
     );
-    prepare(env, home, config);
+    // Once per run: a second start on the same home (the interleaved measurement) finds the accounts and ACLs made.
+    const prepared = join(env.tmp, 'persona-prepared');
+    if (!existsSync(prepared)) {
+      prepare(env, home, config);
+      writeFileSync(prepared, '');
+    }
     const log = join(env.tmp, 'persona-stdout.log');
     const proc = await startTracked('persona', process.execPath, [mainJs(env), 'serve', '--home', home, '--config', config], { log });
     return { port, proc, logs: [log] };
