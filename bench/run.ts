@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CASES, FILES, MODULE_SOURCE, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type ServerId } from './cases.js';
+import { CASES, FILES, MODULE_SOURCE, SERVER_IDS, caseServers, printableHeaders, type BenchCase, type CaseLoad, type ServerId } from './cases.js';
 import { checkBody, checkChallenge, waitReady } from './http-check.js';
 import { runNodeLoad } from './load-run.js';
 import { machineFacts } from './machine.js';
@@ -152,6 +152,11 @@ function writeModule(tmp: string): string {
   return file;
 }
 
+/** The run's warm-up within a case's bounds for a server; none when the run asks for none. */
+function warmupFor(o: Options, load: CaseLoad | undefined): number {
+  return o.warmup === 0 ? 0 : Math.max(load?.minWarmup ?? 0, Math.min(o.warmup, load?.maxWarmup ?? Infinity));
+}
+
 interface ServerOutcome {
   id: ServerId;
   label: string;
@@ -217,7 +222,7 @@ async function measureServer(
       const load = c.load?.[def.id];
       const connections = load?.connections ?? CONNECTIONS;
       const seconds = Math.min(o.seconds, load?.maxSeconds ?? Infinity);
-      const warmup = o.warmup === 0 ? 0 : Math.max(load?.minWarmup ?? 0, Math.min(o.warmup, load?.maxWarmup ?? Infinity));
+      const warmup = warmupFor(o, load);
       const smaller = connections !== CONNECTIONS || seconds !== o.seconds;
       const run = {
         wrk,
@@ -336,7 +341,7 @@ async function main(): Promise<number> {
       if (!c.interleaved || interrupted) continue;
       const defs = SERVERS.filter((d) => caseServers(c).includes(d.id) && o.only.includes(d.id) && !d.unavailable(env));
       if (defs.length < 2 || defs[0]!.id !== 'persona') continue;
-      const warmup = o.warmup === 0 ? 0 : Math.max(c.load?.persona?.minWarmup ?? 0, Math.min(o.warmup, c.load?.persona?.maxWarmup ?? Infinity));
+      const warmup = warmupFor(o, c.load?.persona);
       console.error(`\n== ${c.name}: ${defs.map((d) => d.label).join(', ')} running at once, ${c.interleaved.rounds} rounds of ${c.interleaved.seconds} s each in turn`);
       const expected = c.expect ?? bodies.get(c.path)!;
       const outcome = await measureInterleaved(c, defs, env, { wrk, threads: THREADS, dir: env.tmp, expected, readyPath: FILES[0]!.path, readyMs: READY_MS, warmupSeconds: warmup });

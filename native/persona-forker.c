@@ -974,12 +974,17 @@ static void malformed(uint64_t id, const char *what) {
 
 /* `connection` becomes the process's stdout; for a SPAWN, *relay is the read end of that pipe, taken (set to -1) when
    a process is started. */
+/* A request id: decimal, no leading zero, below MAX_ID. */
+static bool request_id(field_t f, uint64_t *id) {
+    return f.len > 0 && f.p[0] != '0' && parse_digits(f.p, f.len, 10, id) && *id < MAX_ID;
+}
+
 static void spawn_request(int connection, int input, int *relay, char *header, size_t length) {
     fields_t f = {header, header + length, 1};
     for (size_t i = 0; i < length; i++) f.left += header[i] == '\0';
     field_t id_field = next_field(&f);
     uint64_t id = 0;
-    if (id_field.len == 0 || id_field.p[0] == '0' || !parse_digits(id_field.p, id_field.len, 10, &id) || id >= MAX_ID) {
+    if (!request_id(id_field, &id)) {
         event("invalid", 2, opt.pool, "a spawn request without a valid id");
         return;
     }
@@ -1319,7 +1324,7 @@ static void relayed_spawn(char *header, size_t length) {
         uint64_t id = 0;
         buffer text = {0};
         buffer_printf(&text, "cannot start a process: %s: %s", input < 0 ? "/dev/null" : "pipe", error_text(error));
-        bool has_id = id_field.len > 0 && id_field.p[0] != '0' && parse_digits(id_field.p, id_field.len, 10, &id) && id < MAX_ID && !find_child(id);
+        bool has_id = request_id(id_field, &id) && !find_child(id);
         refuse(id, has_id, 503, 2, text.data, NULL, NULL);
         free(text.data);
         return;

@@ -125,17 +125,10 @@ export function encodeCheckedSpawnRequest(id: number, checked: CheckedSpawnReque
   text += `\0${checked.env.length}`;
   for (const [name, value] of checked.env) text += `\0${name}=${value}`;
   const length = Buffer.byteLength(text);
-  if (request.stdin === 'none') {
-    const line = `SPAWN ${length}\n`;
-    const bytes = Buffer.allocUnsafe(line.length + length);
-    bytes.write(line, 0, 'latin1');
-    bytes.write(text, line.length, 'utf8');
-    return bytes;
-  }
-  const bytes = Buffer.allocUnsafe(8 + length);
-  bytes.write('PSPN', 0, 'latin1');
-  bytes.writeUInt32BE(length, 4);
-  bytes.write(text, 8, 'utf8');
+  const prefix = request.stdin === 'none' ? Buffer.from(`SPAWN ${length}\n`, 'latin1') : connectionPrefix('PSPN', length);
+  const bytes = Buffer.allocUnsafe(prefix.length + length);
+  prefix.copy(bytes);
+  bytes.write(text, prefix.length, 'utf8');
   return bytes;
 }
 
